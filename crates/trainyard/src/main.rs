@@ -1,0 +1,2 @@
+//! trainyard binary
+fn main() {}
