@@ -120,7 +120,10 @@ pub struct ApiError {
 impl ApiError {
     /// An error with this code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 
     /// 400 `ModelArts.0101`.
@@ -177,6 +180,10 @@ impl ErrorBody {
 
     /// The message, whichever key carried it.
     pub fn message(&self) -> &str {
-        if self.error_msg.is_empty() { &self.error_message } else { &self.error_msg }
+        if self.error_msg.is_empty() {
+            &self.error_message
+        } else {
+            &self.error_msg
+        }
     }
 }

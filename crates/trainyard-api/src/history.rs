@@ -49,21 +49,28 @@ impl HistoryRecord {
         let int = |field: &str| -> Result<Option<i64>, ApiError> {
             match obj.get(field) {
                 None | Some(Value::Null) => Ok(None),
-                Some(Value::Number(n)) => n
-                    .as_i64()
-                    .map(Some)
-                    .ok_or_else(|| ApiError::invalid(format!("{field} must be an integer, got {n}"))),
-                Some(other) => Err(ApiError::invalid(format!("{field} must be an integer, got {}", type_name(other)))),
+                Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+                    ApiError::invalid(format!("{field} must be an integer, got {n}"))
+                }),
+                Some(other) => Err(ApiError::invalid(format!(
+                    "{field} must be an integer, got {}",
+                    type_name(other)
+                ))),
             }
         };
         let string = |field: &str| -> Result<Option<&str>, ApiError> {
             match obj.get(field) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s)),
-                Some(other) => Err(ApiError::invalid(format!("{field} must be a string, got {}", type_name(other)))),
+                Some(other) => Err(ApiError::invalid(format!(
+                    "{field} must be a string, got {}",
+                    type_name(other)
+                ))),
             }
         };
-        let job_name = JobName::parse(string("job_name")?.ok_or_else(|| ApiError::invalid("job_name is required"))?)?;
+        let job_name = JobName::parse(
+            string("job_name")?.ok_or_else(|| ApiError::invalid("job_name is required"))?,
+        )?;
         let job_desc = match string("job_desc")? {
             Some(d) => check_desc("job_desc", d)?,
             None => String::new(),
@@ -75,37 +82,62 @@ impl HistoryRecord {
         let code = int("status")?.ok_or_else(|| ApiError::invalid("status is required"))?;
         let status = JobStatus::from_code(code)
             .filter(|s| s.is_terminal())
-            .ok_or_else(|| ApiError::invalid(format!("status must be a terminal status code, got {code}")))?;
-        let create_time = int("create_time")?.ok_or_else(|| ApiError::invalid("create_time is required"))?;
+            .ok_or_else(|| {
+                ApiError::invalid(format!("status must be a terminal status code, got {code}"))
+            })?;
+        let create_time =
+            int("create_time")?.ok_or_else(|| ApiError::invalid("create_time is required"))?;
         if create_time < 0 {
-            return Err(ApiError::invalid(format!("create_time must be >= 0, got {create_time}")));
+            return Err(ApiError::invalid(format!(
+                "create_time must be >= 0, got {create_time}"
+            )));
         }
         let start_time = int("start_time")?;
         if let Some(s) = start_time {
             if s < create_time {
-                return Err(ApiError::invalid(format!("start_time must be >= create_time, got {s}")));
+                return Err(ApiError::invalid(format!(
+                    "start_time must be >= create_time, got {s}"
+                )));
             }
         }
         let end_time = int("end_time")?;
         if let Some(e) = end_time {
             if e < create_time {
-                return Err(ApiError::invalid(format!("end_time must be >= create_time, got {e}")));
+                return Err(ApiError::invalid(format!(
+                    "end_time must be >= create_time, got {e}"
+                )));
             }
             if let Some(s) = start_time {
                 if e < s {
-                    return Err(ApiError::invalid(format!("end_time must be >= start_time, got {e}")));
+                    return Err(ApiError::invalid(format!(
+                        "end_time must be >= start_time, got {e}"
+                    )));
                 }
             }
         }
         let engine_type = int("engine_type")?.unwrap_or(0);
         if !(0..=1_000_000).contains(&engine_type) {
-            return Err(ApiError::invalid(format!("engine_type must be 0-1000000, got {engine_type}")));
+            return Err(ApiError::invalid(format!(
+                "engine_type must be 0-1000000, got {engine_type}"
+            )));
         }
         let worker_server_num = int("worker_server_num")?.unwrap_or(1);
         if !(1..=1_000_000).contains(&worker_server_num) {
-            return Err(ApiError::invalid(format!("worker_server_num must be 1-1000000, got {worker_server_num}")));
+            return Err(ApiError::invalid(format!(
+                "worker_server_num must be 1-1000000, got {worker_server_num}"
+            )));
         }
-        Ok(HistoryRecord { job_name, job_desc, workspace_id, status, create_time, start_time, end_time, engine_type, worker_server_num })
+        Ok(HistoryRecord {
+            job_name,
+            job_desc,
+            workspace_id,
+            status,
+            create_time,
+            start_time,
+            end_time,
+            engine_type,
+            worker_server_num,
+        })
     }
 }
 

@@ -57,13 +57,23 @@ pub struct JobConfig {
     pub extra: Map<String, Value>,
 }
 
-const PASSTHROUGH: [&str; 6] = ["dataset_id", "dataset_version_id", "data_source", "model_id", "pool_id", "volumes"];
+const PASSTHROUGH: [&str; 6] = [
+    "dataset_id",
+    "dataset_version_id",
+    "data_source",
+    "model_id",
+    "pool_id",
+    "volumes",
+];
 
 fn want_str(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(ApiError::invalid(format!("{field} must be a string, got {}", type_name(other)))),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{field} must be a string, got {}",
+            type_name(other)
+        ))),
     }
 }
 
@@ -74,7 +84,10 @@ fn want_int(obj: &Map<String, Value>, field: &str) -> Result<Option<i64>, ApiErr
             .as_i64()
             .map(Some)
             .ok_or_else(|| ApiError::invalid(format!("{field} must be an integer, got {n}"))),
-        Some(other) => Err(ApiError::invalid(format!("{field} must be an integer, got {}", type_name(other)))),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{field} must be an integer, got {}",
+            type_name(other)
+        ))),
     }
 }
 
@@ -102,7 +115,9 @@ pub fn check_local_path(field: &str, raw: &str) -> Result<String, ApiError> {
         )));
     }
     if raw.len() > 4096 || raw.contains('\0') {
-        return Err(ApiError::invalid(format!("{field} must be a path of at most 4096 bytes without NUL")));
+        return Err(ApiError::invalid(format!(
+            "{field} must be a path of at most 4096 bytes without NUL"
+        )));
     }
     let path = raw.strip_prefix("file://").unwrap_or(raw);
     if !path.starts_with('/') {
@@ -128,12 +143,16 @@ impl JobConfig {
         };
         if let Some(n) = c.worker_server_num {
             if n < 1 {
-                return Err(ApiError::invalid(format!("worker_server_num must be at least 1, got {n}")));
+                return Err(ApiError::invalid(format!(
+                    "worker_server_num must be at least 1, got {n}"
+                )));
             }
         }
         if let Some(cmd) = &c.user_command {
             if cmd.trim().is_empty() || cmd.len() > 65536 || cmd.contains('\0') {
-                return Err(ApiError::invalid("user_command must be a non-empty command of at most 64 KiB"));
+                return Err(ApiError::invalid(
+                    "user_command must be a non-empty command of at most 64 KiB",
+                ));
             }
         }
         for (field, slot) in [
@@ -173,7 +192,19 @@ impl JobConfig {
         macro_rules! take {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = base.$f.clone(); } )* };
         }
-        take!(worker_server_num, app_url, boot_file_url, engine_id, spec_id, parameter, data_url, train_url, log_url, user_image_url, user_command);
+        take!(
+            worker_server_num,
+            app_url,
+            boot_file_url,
+            engine_id,
+            spec_id,
+            parameter,
+            data_url,
+            train_url,
+            log_url,
+            user_image_url,
+            user_command
+        );
         for (k, v) in &base.extra {
             self.extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -207,7 +238,10 @@ impl JobConfig {
 
 fn parse_parameters(v: &Value) -> Result<Vec<Parameter>, ApiError> {
     let Value::Array(items) = v else {
-        return Err(ApiError::invalid(format!("parameter must be an array of {{label, value}}, got {}", type_name(v))));
+        return Err(ApiError::invalid(format!(
+            "parameter must be an array of {{label, value}}, got {}",
+            type_name(v)
+        )));
     };
     if items.len() > 1000 {
         return Err(ApiError::invalid("parameter may hold at most 1000 entries"));
@@ -215,10 +249,19 @@ fn parse_parameters(v: &Value) -> Result<Vec<Parameter>, ApiError> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Value::Object(o) = item else {
-            return Err(ApiError::invalid(format!("parameter[{i}] must be an object {{label, value}}")));
+            return Err(ApiError::invalid(format!(
+                "parameter[{i}] must be an object {{label, value}}"
+            )));
         };
         let label = match o.get("label") {
-            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 128 && !s.contains('=') && !s.chars().any(|c| c.is_whitespace() || c == '\0') => s.clone(),
+            Some(Value::String(s))
+                if !s.is_empty()
+                    && s.chars().count() <= 128
+                    && !s.contains('=')
+                    && !s.chars().any(|c| c.is_whitespace() || c == '\0') =>
+            {
+                s.clone()
+            }
             _ => {
                 return Err(ApiError::invalid(format!(
                     "parameter[{i}].label must be a string of 1-128 characters without '=' or spaces"
@@ -238,7 +281,9 @@ fn parse_parameters(v: &Value) -> Result<Vec<Parameter>, ApiError> {
             }
         };
         if value.len() > 65536 || value.contains('\0') {
-            return Err(ApiError::invalid(format!("parameter[{i}].value must be at most 64 KiB without NUL")));
+            return Err(ApiError::invalid(format!(
+                "parameter[{i}].value must be at most 64 KiB without NUL"
+            )));
         }
         out.push(Parameter { label, value });
     }
@@ -251,11 +296,18 @@ pub fn body_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(ApiError::new(
             ErrorCode::InvalidJsonBody,
-            format!("the request body must be a JSON object, got {}", type_name(&other)),
+            format!(
+                "the request body must be a JSON object, got {}",
+                type_name(&other)
+            ),
         )),
         Err(e) => Err(ApiError::new(
             ErrorCode::InvalidJsonBody,
-            format!("the request body is not valid JSON (line {}, column {})", e.line(), e.column()),
+            format!(
+                "the request body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )),
     }
 }
@@ -279,7 +331,12 @@ impl CreateJobRequest {
         let job_name = match obj.get("job_name") {
             Some(Value::String(s)) => JobName::parse(s)?,
             None | Some(Value::Null) => return Err(ApiError::invalid("job_name is required")),
-            Some(other) => return Err(ApiError::invalid(format!("job_name must be a string, got {}", type_name(other)))),
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "job_name must be a string, got {}",
+                    type_name(other)
+                )));
+            }
         };
         let job_desc = match want_str(obj, "job_desc")? {
             Some(d) => check_desc("job_desc", &d)?,
@@ -292,7 +349,12 @@ impl CreateJobRequest {
         let config = match obj.get("config") {
             Some(Value::Object(c)) => c,
             None | Some(Value::Null) => return Err(ApiError::invalid("config is required")),
-            Some(other) => return Err(ApiError::invalid(format!("config must be an object, got {}", type_name(other)))),
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "config must be an object, got {}",
+                    type_name(other)
+                )));
+            }
         };
         match config.get("create_version") {
             None | Some(Value::Null) | Some(Value::Bool(true)) => {}
@@ -302,12 +364,20 @@ impl CreateJobRequest {
                 ));
             }
             Some(other) => {
-                return Err(ApiError::invalid(format!("create_version must be a boolean, got {}", type_name(other))));
+                return Err(ApiError::invalid(format!(
+                    "create_version must be a boolean, got {}",
+                    type_name(other)
+                )));
             }
         }
         let config = JobConfig::from_json(config)?;
         config.check_complete()?;
-        Ok(CreateJobRequest { job_name, job_desc, workspace_id, config })
+        Ok(CreateJobRequest {
+            job_name,
+            job_desc,
+            workspace_id,
+            config,
+        })
     }
 }
 
@@ -331,13 +401,24 @@ impl CreateVersionRequest {
         };
         let config = match obj.get("config") {
             Some(Value::Object(c)) => c,
-            None | Some(Value::Null) => return Err(ApiError::invalid("config.pre_version_id is required")),
-            Some(other) => return Err(ApiError::invalid(format!("config must be an object, got {}", type_name(other)))),
+            None | Some(Value::Null) => {
+                return Err(ApiError::invalid("config.pre_version_id is required"));
+            }
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "config must be an object, got {}",
+                    type_name(other)
+                )));
+            }
         };
         let pre_version_id = want_int(config, "pre_version_id")?
             .ok_or_else(|| ApiError::invalid("config.pre_version_id is required"))?;
         let config = JobConfig::from_json(config)?;
-        Ok(CreateVersionRequest { pre_version_id, version_desc, config })
+        Ok(CreateVersionRequest {
+            pre_version_id,
+            version_desc,
+            config,
+        })
     }
 }
 
@@ -346,7 +427,10 @@ pub fn parse_update_desc(obj: &Map<String, Value>) -> Result<String, ApiError> {
     match obj.get("job_desc") {
         Some(Value::String(s)) => check_desc("job_desc", s),
         None | Some(Value::Null) => Err(ApiError::invalid("job_desc is required")),
-        Some(other) => Err(ApiError::invalid(format!("job_desc must be a string, got {}", type_name(other)))),
+        Some(other) => Err(ApiError::invalid(format!(
+            "job_desc must be a string, got {}",
+            type_name(other)
+        ))),
     }
 }
 

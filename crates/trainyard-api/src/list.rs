@@ -159,7 +159,10 @@ impl Order {
         } else if raw.eq_ignore_ascii_case("desc") {
             Ok(Order::Desc)
         } else {
-            Err(ApiError::invalid(format!("order must be asc or desc, got {:?}", clip(raw))))
+            Err(ApiError::invalid(format!(
+                "order must be asc or desc, got {:?}",
+                clip(raw)
+            )))
         }
     }
 }
@@ -237,7 +240,9 @@ impl JobListQuery {
                         }
                     }
                 }
-                "per_page" => q.per_page = parse_int_in("per_page", value, 1, MAX_PER_PAGE as i64)? as u32,
+                "per_page" => {
+                    q.per_page = parse_int_in("per_page", value, 1, MAX_PER_PAGE as i64)? as u32
+                }
                 "page" => q.page = parse_int_in("page", value, 1, MAX_PAGE as i64)? as u32,
                 "sortBy" | "sort_by" => {
                     let key = SortKey::parse(value)?;
@@ -257,7 +262,9 @@ impl JobListQuery {
                     let s = nfc(value);
                     let n = char_len(&s);
                     if n > MAX_SEARCH_CHARS {
-                        return Err(ApiError::invalid(format!("search_content must be 0-100 characters, got {n}")));
+                        return Err(ApiError::invalid(format!(
+                            "search_content must be 0-100 characters, got {n}"
+                        )));
                     }
                     q.search_content = s;
                 }
@@ -348,7 +355,10 @@ mod tests {
     #[test]
     fn defaults() {
         let q = parse(&[]).unwrap();
-        assert_eq!((q.per_page, q.page, q.sort_by, q.order), (10, 1, SortKey::JobName, Order::Asc));
+        assert_eq!(
+            (q.per_page, q.page, q.sort_by, q.order),
+            (10, 1, SortKey::JobName, Order::Asc)
+        );
         assert!(q.status.is_all());
         assert_eq!(q.workspace_id.as_str(), "0");
     }
@@ -356,9 +366,14 @@ mod tests {
     #[test]
     fn status_union_and_repeats() {
         let a = parse(&[("status", "3,5,6,13")]).unwrap().status;
-        let b = parse(&[("status", "3"), ("status", "5"), ("status", "6,13")]).unwrap().status;
+        let b = parse(&[("status", "3"), ("status", "5"), ("status", "6,13")])
+            .unwrap()
+            .status;
         assert_eq!(a, b);
-        assert_eq!(a.iter().map(|s| s.code()).collect::<Vec<_>>(), vec![3, 5, 6, 13]);
+        assert_eq!(
+            a.iter().map(|s| s.code()).collect::<Vec<_>>(),
+            vec![3, 5, 6, 13]
+        );
         assert!(parse(&[("status", "")]).unwrap().status.is_all());
         for bad in ["99", "running", "-1", "23", "10,", ",10", "1,,2"] {
             let e = parse(&[("status", bad)]).unwrap_err();
@@ -369,10 +384,26 @@ mod tests {
 
     #[test]
     fn sort_keys() {
-        assert_eq!(parse(&[("sort_by", "duration")]).unwrap().sort_by, SortKey::Duration);
-        assert_eq!(parse(&[("sortBy", "duration"), ("sort_by", "duration")]).unwrap().sort_by, SortKey::Duration);
-        assert_eq!(parse(&[("sortBy", "JOB_NAME")]).unwrap_err().code, ErrorCode::InvalidSortKey);
-        assert_eq!(parse(&[("sortBy", "job_name"), ("sort_by", "status")]).unwrap_err().code, ErrorCode::InvalidParameter);
+        assert_eq!(
+            parse(&[("sort_by", "duration")]).unwrap().sort_by,
+            SortKey::Duration
+        );
+        assert_eq!(
+            parse(&[("sortBy", "duration"), ("sort_by", "duration")])
+                .unwrap()
+                .sort_by,
+            SortKey::Duration
+        );
+        assert_eq!(
+            parse(&[("sortBy", "JOB_NAME")]).unwrap_err().code,
+            ErrorCode::InvalidSortKey
+        );
+        assert_eq!(
+            parse(&[("sortBy", "job_name"), ("sort_by", "status")])
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidParameter
+        );
     }
 
     #[test]
@@ -380,12 +411,26 @@ mod tests {
         assert_eq!(parse(&[("order", "DeSc")]).unwrap().order, Order::Desc);
         assert!(parse(&[("order", "descending")]).is_err());
         assert!(parse(&[("search_content", &"训".repeat(100))]).is_ok());
-        assert!(parse(&[("search_content", &"训".repeat(101))]).unwrap_err().message.contains("search_content"));
+        assert!(
+            parse(&[("search_content", &"训".repeat(101))])
+                .unwrap_err()
+                .message
+                .contains("search_content")
+        );
     }
 
     #[test]
     fn to_pairs_round_trips() {
-        let q = parse(&[("status", "8,3"), ("per_page", "7"), ("page", "3"), ("sortBy", "status"), ("order", "desc"), ("search_content", "a_b"), ("workspace_id", "ws")]).unwrap();
+        let q = parse(&[
+            ("status", "8,3"),
+            ("per_page", "7"),
+            ("page", "3"),
+            ("sortBy", "status"),
+            ("order", "desc"),
+            ("search_content", "a_b"),
+            ("workspace_id", "ws"),
+        ])
+        .unwrap();
         let pairs = q.to_pairs();
         let back = JobListQuery::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
         assert_eq!(q, back);

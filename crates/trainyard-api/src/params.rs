@@ -12,7 +12,10 @@ use std::fmt;
 pub fn parse_int(name: &str, raw: &str) -> Result<i64, ApiError> {
     let digits = raw.strip_prefix('+').unwrap_or(raw);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid(format!("{name} must be a decimal integer, got {:?}", clip(raw))));
+        return Err(ApiError::invalid(format!(
+            "{name} must be a decimal integer, got {:?}",
+            clip(raw)
+        )));
     }
     digits
         .parse::<i64>()
@@ -29,12 +32,19 @@ pub fn parse_int_in(name: &str, raw: &str, lo: i64, hi: i64) -> Result<i64, ApiE
 }
 
 fn range_error(name: &str, raw: &str, lo: i64, hi: i64) -> ApiError {
-    ApiError::invalid(format!("{name} must be an integer {lo}-{hi}, got {:?}", clip(raw)))
+    ApiError::invalid(format!(
+        "{name} must be an integer {lo}-{hi}, got {:?}",
+        clip(raw)
+    ))
 }
 
 /// Shortens a client value for an error message (at most 40 characters).
 pub fn clip(raw: &str) -> String {
-    if raw.chars().count() <= 40 { raw.to_owned() } else { format!("{}...", raw.chars().take(40).collect::<String>()) }
+    if raw.chars().count() <= 40 {
+        raw.to_owned()
+    } else {
+        format!("{}...", raw.chars().take(40).collect::<String>())
+    }
 }
 
 /// A job name: 1–64 characters after NFC, each a Unicode letter or digit (`char::is_alphanumeric`),
@@ -51,9 +61,14 @@ impl JobName {
         let s = nfc(raw);
         let n = char_len(&s);
         if n == 0 || n > Self::MAX_CHARS {
-            return Err(ApiError::invalid(format!("job_name must be 1-64 characters, got {n}")));
+            return Err(ApiError::invalid(format!(
+                "job_name must be 1-64 characters, got {n}"
+            )));
         }
-        if let Some(bad) = s.chars().find(|c| !(c.is_alphanumeric() || *c == '_' || *c == '-')) {
+        if let Some(bad) = s
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
+        {
             return Err(ApiError::invalid(format!(
                 "job_name may contain only letters, digits, '_' and '-', got {:?}",
                 bad
@@ -88,7 +103,9 @@ impl WorkspaceId {
     pub fn parse(raw: &str) -> Result<WorkspaceId, ApiError> {
         if raw.is_empty()
             || raw.len() > 64
-            || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || !raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(ApiError::invalid(format!(
                 "workspace_id must be 1-64 characters of A-Z a-z 0-9 - _, got {:?}",
@@ -128,7 +145,10 @@ pub struct ProjectId(String);
 impl ProjectId {
     /// Checks the rules; the error names `project_id`.
     pub fn parse(raw: &str) -> Result<ProjectId, ApiError> {
-        if raw.is_empty() || raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if raw.is_empty()
+            || raw.len() > 64
+            || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(ApiError::invalid(format!(
                 "project_id must be 1-64 characters of letters, digits and '-', got {:?}",
                 clip(raw)
@@ -154,7 +174,9 @@ pub fn check_desc(field: &str, s: &str) -> Result<String, ApiError> {
     let s = nfc(s);
     let n = char_len(&s);
     if n > 256 {
-        return Err(ApiError::invalid(format!("{field} must be 0-256 characters, got {n}")));
+        return Err(ApiError::invalid(format!(
+            "{field} must be 0-256 characters, got {n}"
+        )));
     }
     Ok(s)
 }
@@ -167,7 +189,19 @@ mod tests {
     fn integers_follow_list_md() {
         assert_eq!(parse_int("per_page", "0010").unwrap(), 10);
         assert_eq!(parse_int("per_page", "+5").unwrap(), 5);
-        for bad in ["", "abc", "10.5", "1e3", "-0", " 5", "5 ", "+", "++5", "99999999999999999999", "-1"] {
+        for bad in [
+            "",
+            "abc",
+            "10.5",
+            "1e3",
+            "-0",
+            " 5",
+            "5 ",
+            "+",
+            "++5",
+            "99999999999999999999",
+            "-1",
+        ] {
             let e = parse_int("per_page", bad).unwrap_err();
             assert_eq!(e.code.as_str(), "ModelArts.0101", "{bad:?}");
             assert!(e.message.contains("per_page"));
@@ -201,6 +235,11 @@ mod tests {
     #[test]
     fn descriptions_count_characters() {
         assert!(check_desc("job_desc", &"述".repeat(256)).is_ok());
-        assert!(check_desc("job_desc", &"x".repeat(257)).unwrap_err().message.contains("job_desc"));
+        assert!(
+            check_desc("job_desc", &"x".repeat(257))
+                .unwrap_err()
+                .message
+                .contains("job_desc")
+        );
     }
 }

@@ -6,7 +6,9 @@ use std::fmt;
 /// The status of a version, serialised as its integer code (0–22), as in `statuses.md`.
 ///
 /// A job shows the status of its latest version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize_repr, Deserialize_repr)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize_repr, Deserialize_repr,
+)]
 #[repr(u8)]
 pub enum JobStatus {
     /// 0 `JOBSTAT_UNKNOWN`.
@@ -118,7 +120,9 @@ impl JobStatus {
 
     /// The status with this code, or `None` outside 0–22.
     pub fn from_code(code: i64) -> Option<JobStatus> {
-        usize::try_from(code).ok().and_then(|i| ALL_STATUSES.get(i).copied())
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| ALL_STATUSES.get(i).copied())
     }
 
     /// The `JOBSTAT_*` name, e.g. `JOBSTAT_RUNNING`.
@@ -140,7 +144,10 @@ impl JobStatus {
         }
         let upper = s.to_ascii_uppercase();
         let bare = upper.strip_prefix("JOBSTAT_").unwrap_or(&upper);
-        ALL_STATUSES.iter().copied().find(|st| st.short_name() == bare)
+        ALL_STATUSES
+            .iter()
+            .copied()
+            .find(|st| st.short_name() == bare)
     }
 
     /// True for statuses that never change again (`statuses.md`, "terminal" column).
@@ -172,7 +179,10 @@ impl JobStatus {
     pub const fn is_cancelable(self) -> bool {
         matches!(
             self,
-            JobStatus::Init | JobStatus::ImageCreating | JobStatus::SubmitTrying | JobStatus::Waiting
+            JobStatus::Init
+                | JobStatus::ImageCreating
+                | JobStatus::SubmitTrying
+                | JobStatus::Waiting
         )
     }
 }
@@ -204,13 +214,23 @@ mod tests {
 
     #[test]
     fn terminal_set_matches_statuses_md() {
-        let terminal: Vec<u8> = ALL_STATUSES.iter().filter(|s| s.is_terminal()).map(|s| s.code()).collect();
-        assert_eq!(terminal, vec![3, 5, 6, 10, 11, 12, 13, 14, 16, 17, 20, 21, 22]);
+        let terminal: Vec<u8> = ALL_STATUSES
+            .iter()
+            .filter(|s| s.is_terminal())
+            .map(|s| s.code())
+            .collect();
+        assert_eq!(
+            terminal,
+            vec![3, 5, 6, 10, 11, 12, 13, 14, 16, 17, 20, 21, 22]
+        );
     }
 
     #[test]
     fn serialises_as_integer() {
         assert_eq!(serde_json::to_string(&JobStatus::Failed).unwrap(), "11");
-        assert_eq!(serde_json::from_str::<JobStatus>("8").unwrap(), JobStatus::Running);
+        assert_eq!(
+            serde_json::from_str::<JobStatus>("8").unwrap(),
+            JobStatus::Running
+        );
     }
 }
