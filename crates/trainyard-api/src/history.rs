@@ -93,12 +93,12 @@ impl HistoryRecord {
             )));
         }
         let start_time = int("start_time")?;
-        if let Some(s) = start_time {
-            if s < create_time {
-                return Err(ApiError::invalid(format!(
-                    "start_time must be >= create_time, got {s}"
-                )));
-            }
+        if let Some(s) = start_time
+            && s < create_time
+        {
+            return Err(ApiError::invalid(format!(
+                "start_time must be >= create_time, got {s}"
+            )));
         }
         let end_time = int("end_time")?;
         if let Some(e) = end_time {
@@ -107,12 +107,12 @@ impl HistoryRecord {
                     "end_time must be >= create_time, got {e}"
                 )));
             }
-            if let Some(s) = start_time {
-                if e < s {
-                    return Err(ApiError::invalid(format!(
-                        "end_time must be >= start_time, got {e}"
-                    )));
-                }
+            if let Some(s) = start_time
+                && e < s
+            {
+                return Err(ApiError::invalid(format!(
+                    "end_time must be >= start_time, got {e}"
+                )));
             }
         }
         let engine_type = int("engine_type")?.unwrap_or(0);

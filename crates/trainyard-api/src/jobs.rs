@@ -141,19 +141,19 @@ impl JobConfig {
             user_command: want_str(obj, "user_command")?,
             ..JobConfig::default()
         };
-        if let Some(n) = c.worker_server_num {
-            if n < 1 {
-                return Err(ApiError::invalid(format!(
-                    "worker_server_num must be at least 1, got {n}"
-                )));
-            }
+        if let Some(n) = c.worker_server_num
+            && n < 1
+        {
+            return Err(ApiError::invalid(format!(
+                "worker_server_num must be at least 1, got {n}"
+            )));
         }
-        if let Some(cmd) = &c.user_command {
-            if cmd.trim().is_empty() || cmd.len() > 65536 || cmd.contains('\0') {
-                return Err(ApiError::invalid(
-                    "user_command must be a non-empty command of at most 64 KiB",
-                ));
-            }
+        if let Some(cmd) = &c.user_command
+            && (cmd.trim().is_empty() || cmd.len() > 65536 || cmd.contains('\0'))
+        {
+            return Err(ApiError::invalid(
+                "user_command must be a non-empty command of at most 64 KiB",
+            ));
         }
         for (field, slot) in [
             ("app_url", &mut c.app_url),

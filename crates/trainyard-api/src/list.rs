@@ -246,14 +246,14 @@ impl JobListQuery {
                 "page" => q.page = parse_int_in("page", value, 1, MAX_PAGE as i64)? as u32,
                 "sortBy" | "sort_by" => {
                     let key = SortKey::parse(value)?;
-                    if let Some((prev_name, prev)) = sort {
-                        if prev != key {
-                            return Err(ApiError::invalid(format!(
-                                "sortBy and sort_by must be equal when both are given, got {prev_name}={} and {name}={}",
-                                prev.as_str(),
-                                clip(value)
-                            )));
-                        }
+                    if let Some((prev_name, prev)) = sort
+                        && prev != key
+                    {
+                        return Err(ApiError::invalid(format!(
+                            "sortBy and sort_by must be equal when both are given, got {prev_name}={} and {name}={}",
+                            prev.as_str(),
+                            clip(value)
+                        )));
                     }
                     sort = Some((name, key));
                 }

@@ -636,10 +636,10 @@ fn select_range(
     while (out.len() as u64) < count {
         let mut best: Option<(usize, u32)> = None;
         for (i, it) in iters.iter_mut().enumerate() {
-            if let Some(&v) = it.peek() {
-                if best.is_none_or(|(_, b)| cmp(v, b) == Ordering::Less) {
-                    best = Some((i, v));
-                }
+            if let Some(&v) = it.peek()
+                && best.is_none_or(|(_, b)| cmp(v, b) == Ordering::Less)
+            {
+                best = Some((i, v));
             }
         }
         let Some((i, v)) = best else { break };
