@@ -1,0 +1,53 @@
+//! The SQLite schema and its migrations (`PRAGMA user_version` counts the ones applied).
+
+/// Migrations in order; each runs once, inside a transaction.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: jobs and versions
+    r#"
+    CREATE TABLE jobs (
+        job_id            INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, even after deletion
+        project_id        TEXT    NOT NULL,
+        workspace_id      TEXT    NOT NULL,
+        job_name          TEXT    NOT NULL,                  -- NFC
+        job_name_folded   TEXT    NOT NULL,                  -- NFC + simple case folding, for search
+        job_desc          TEXT    NOT NULL DEFAULT '',
+        version_count     INTEGER NOT NULL,
+        latest_version_id INTEGER NOT NULL,                  -- highest existing version_id
+        next_version_no   INTEGER NOT NULL,                  -- V0001, V0002, ... never reused
+        created_at        INTEGER NOT NULL                   -- epoch ms
+    );
+    CREATE UNIQUE INDEX jobs_name ON jobs(project_id, workspace_id, job_name);
+    CREATE INDEX jobs_project ON jobs(project_id);
+
+    CREATE TABLE versions (
+        version_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id            INTEGER NOT NULL,
+        version_no        INTEGER NOT NULL,
+        pre_version_id    INTEGER,
+        version_desc      TEXT    NOT NULL DEFAULT '',
+        status            INTEGER NOT NULL,
+        create_time       INTEGER NOT NULL,                  -- epoch ms
+        start_time        INTEGER,
+        end_time          INTEGER,
+        duration          INTEGER NOT NULL DEFAULT 0,        -- ms, frozen at the end
+        exit_code         INTEGER,
+        status_reason     TEXT    NOT NULL DEFAULT '',
+        engine_id         INTEGER,
+        engine_type       INTEGER NOT NULL DEFAULT 0,
+        engine_name       TEXT    NOT NULL DEFAULT '',
+        engine_version    TEXT    NOT NULL DEFAULT '',
+        spec_id           INTEGER NOT NULL DEFAULT 0,
+        spec_code         TEXT    NOT NULL DEFAULT '',
+        core              TEXT    NOT NULL DEFAULT '',
+        cpu               TEXT    NOT NULL DEFAULT '',
+        gpu_num           INTEGER NOT NULL DEFAULT 0,
+        gpu_type          TEXT    NOT NULL DEFAULT '',
+        worker_server_num INTEGER NOT NULL DEFAULT 1,
+        config            TEXT    NOT NULL DEFAULT '{}',     -- JobConfig as JSON
+        run_handle        TEXT,                              -- executor handle as JSON, while it runs
+        imported          INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX versions_job ON versions(job_id, version_id);
+    CREATE INDEX versions_active ON versions(status) WHERE status IN (1, 2, 4, 7, 8, 9);
+    "#,
+];
