@@ -370,7 +370,7 @@ pub enum DeletedVersion {
         /// The job after the deletion.
         job: JobRecord,
         /// The deleted version.
-        version: VersionRecord,
+        version: Box<VersionRecord>,
         /// The job's new list row.
         row: Row,
     },
@@ -518,7 +518,7 @@ impl Writer<'_> {
         let job = get_job_any(&tx, job_id)?;
         let row = job_row(&tx, job_id)?;
         tx.commit()?;
-        Ok(DeletedVersion::Remaining { job, version, row })
+        Ok(DeletedVersion::Remaining { job, version: Box::new(version), row })
     }
 
     /// Applies a status change of a version (the supervisor's transitions). A version in a
