@@ -1,0 +1,68 @@
+//! Error types.
+
+/// A run could not be started (→ 5 JOBSTAT_SUBMIT_FAILED with `reason` as `status_reason`).
+///
+/// Nothing of the run is left running when this is returned: workers started before the
+/// failure have been killed and reaped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct SubmitError {
+    /// One line saying what failed, e.g. `engine command "pythn3" not found on PATH`.
+    pub reason: String,
+}
+
+impl SubmitError {
+    pub(crate) fn new(reason: impl Into<String>) -> SubmitError {
+        SubmitError {
+            reason: one_line(reason.into()),
+        }
+    }
+}
+
+/// A run cannot be adopted after a restart (→ 14 JOBSTAT_LOST with `reason` as
+/// `status_reason`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Lost {
+    /// One line, e.g. `worker 0 (pid 1234) is gone`.
+    pub reason: String,
+    /// When every worker ended while the server was away and all of them recorded their exit
+    /// status, the outcome they would have produced (informational: the version is still lost
+    /// per `runtime.md`, but its `exit_code` can be kept).
+    pub recorded: Option<crate::RunOutcome>,
+}
+
+/// Errors of [`crate::Executor::wait`], [`crate::Executor::stop`] and friends.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
+    /// The handle is not known to this executor (not submitted or adopted by it, or forgotten).
+    #[error("run of job {job_id} version {version_id} is not known to this executor")]
+    UnknownRun {
+        /// The job id of the handle.
+        job_id: i64,
+        /// The version id of the handle.
+        version_id: i64,
+    },
+    /// The handle belongs to another executor kind.
+    #[error("handle belongs to another executor")]
+    WrongExecutor,
+    /// The run's processes are gone and cannot be found again (stop of an unknown run).
+    #[error(transparent)]
+    Lost(#[from] Lost),
+    /// The run's monitor ended without an outcome (the executor is shutting down).
+    #[error("executor shut down before the run ended")]
+    ShutDown,
+}
+
+/// Collapses a message to one line (newlines become spaces).
+pub(crate) fn one_line(s: String) -> String {
+    if s.contains(['\n', '\r']) {
+        s.split(['\n', '\r'])
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        s
+    }
+}
