@@ -40,7 +40,9 @@ pub fn free_port() -> std::io::Result<u16> {
 /// Layers, later ones winning:
 /// 1. `base` (normally the server's environment) minus [`is_secret_env_name`] variables and
 ///    minus `RANK`/`WORLD_SIZE`/`LOCAL_RANK`/`MASTER_ADDR`/`MASTER_PORT`;
-/// 2. resource hints: `CUDA_VISIBLE_DEVICES=""` when `gpus == 0`, `OMP_NUM_THREADS` from `cpus`;
+/// 2. defaults: `PYTHONUNBUFFERED=1` unless inherited (stdout is a file, which Python would
+///    otherwise block-buffer, so logs could not be tailed while the job runs);
+///    resource hints: `CUDA_VISIBLE_DEVICES=""` when `gpus == 0`, `OMP_NUM_THREADS` from `cpus`;
 /// 3. `spec.env`;
 /// 4. trainyard's own: `TRAINYARD_JOB_ID`, `TRAINYARD_VERSION_ID`, `TRAINYARD_WORKER_INDEX`,
 ///    `TRAINYARD_WORKER_COUNT`, `TRAINYARD_CPUS`/`_MEMORY_GIB`/`_GPUS` (when known), `DATA_URL`
@@ -68,9 +70,13 @@ where
         }
         env.insert(k, v);
     }
+    let inherited_unbuffered = env.contains_key(OsStr::new("PYTHONUNBUFFERED"));
     let mut set = |k: &str, v: String| {
         env.insert(OsString::from(k), OsString::from(v));
     };
+    if !inherited_unbuffered {
+        set("PYTHONUNBUFFERED", "1".to_owned());
+    }
     let r = &spec.resources;
     if r.gpus == 0 {
         set("CUDA_VISIBLE_DEVICES", String::new());
@@ -181,6 +187,7 @@ mod tests {
         assert_eq!(get(&env, "TRAIN_URL").as_deref(), Some(""));
         assert_eq!(get(&env, "CUDA_VISIBLE_DEVICES").as_deref(), Some(""));
         assert_eq!(get(&env, "OMP_NUM_THREADS").as_deref(), Some("2"));
+        assert_eq!(get(&env, "PYTHONUNBUFFERED").as_deref(), Some("1"));
         // single worker: no distributed variables, not even inherited ones
         for k in DISTRIBUTED_VARS {
             assert_eq!(get(&env, k), None, "{k} set for one worker");

@@ -122,6 +122,11 @@ async fn wait_gone(pid: i32, start_time: u64, poll: Duration) {
             Err(e) => tracing::debug!(pid, error = %e, "pidfd not pollable, polling /proc"),
         }
     }
+    wait_gone_polling(pid, start_time, poll).await;
+}
+
+/// The fallback of [`wait_gone`]: checks `/proc/<pid>/stat` every `poll`.
+async fn wait_gone_polling(pid: i32, start_time: u64, poll: Duration) {
     while procfs::is_same_running(pid, start_time) {
         tokio::time::sleep(poll).await;
     }
@@ -245,4 +250,67 @@ pub(crate) async fn run(
     let outcome = compose_outcome(exits, &order, phase == Phase::Stopping, failed);
     tracing::info!(exit_code = outcome.exit_code, success = outcome.success, stopped = outcome.stopped, reason = %outcome.reason, "run ended");
     out.send_replace(Some(outcome));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn check(polling: bool) {
+        let mut child = tokio::process::Command::new("sleep")
+            .arg("0.3")
+            .spawn()
+            .expect("spawn");
+        let pid = child.id().and_then(|p| i32::try_from(p).ok()).expect("pid");
+        let start_time = procfs::stat(pid).expect("stat").start_time;
+        let t = Instant::now();
+        let poll = Duration::from_millis(100);
+        let fut = async {
+            if polling {
+                wait_gone_polling(pid, start_time, poll).await;
+            } else {
+                wait_gone(pid, start_time, poll).await;
+            }
+        };
+        // Reap concurrently, as the runtime would for an orphan.
+        let (_, status) = tokio::join!(
+            tokio::time::timeout(Duration::from_secs(5), fut),
+            child.wait()
+        );
+        assert!(status.expect("status").success());
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // a wrong start time is "gone" at once
+        let t = Instant::now();
+        wait_gone(i32::try_from(std::process::id()).expect("pid"), 1, poll).await;
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn pidfd_wait_sees_exit() {
+        check(false).await;
+    }
+
+    #[tokio::test]
+    async fn polling_wait_sees_exit() {
+        check(true).await;
+    }
+
+    #[test]
+    fn exit_file_parsing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("w.exit");
+        assert_eq!(read_exit_file(&f), None);
+        std::fs::write(&f, "143\n").expect("write");
+        assert_eq!(
+            read_exit_file(&f),
+            Some(WorkerExit::Signaled { signal: 15 })
+        );
+        std::fs::write(&f, "garbage").expect("write");
+        assert_eq!(read_exit_file(&f), None);
+    }
 }
