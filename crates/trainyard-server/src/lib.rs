@@ -1,1 +1,86 @@
-//! placeholder
+//! The trainyard server: the ModelArts v1 training-job REST API (`shared/spec/`) over the
+//! SQLite store, the in-memory list index and the supervisor that runs versions.
+//!
+//! [`build`] opens the data directory and returns the application; [`serve`] runs it on a
+//! listener until a shutdown future resolves. Only the binary reads signals and flags.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+pub mod supervisor;
+
+use anyhow::Context;
+use axum::ServiceExt;
+use axum::extract::Request;
+use config::ServerConfig;
+use parking_lot::RwLock;
+use state::AppState;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+use trainyard_index::{ListIndex, Row};
+use trainyard_store::Store;
+
+/// Opens (or creates) the data directory and its store, rebuilds the list index from the
+/// store, and starts the supervisor. Errors: an unusable data directory or database, or an
+/// invalid configuration.
+pub async fn build(config: ServerConfig) -> anyhow::Result<AppState> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let db = config.db_path();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db))
+        .await?
+        .context("opening the store")?;
+    let store = Arc::new(store);
+    let started = std::time::Instant::now();
+    let st = store.clone();
+    let index = tokio::task::spawn_blocking(move || -> anyhow::Result<ListIndex> {
+        let mut scopes: HashMap<(String, String), Vec<Row>> = HashMap::new();
+        st.for_each_row(|p, w, r| {
+            scopes
+                .entry((p.to_owned(), w.to_owned()))
+                .or_default()
+                .push(r);
+        })?;
+        let mut ix = ListIndex::new();
+        for ((p, w), rows) in scopes {
+            ix.bulk_insert(&p, &w, rows);
+        }
+        Ok(ix)
+    })
+    .await??;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "list index rebuilt"
+    );
+    let index = Arc::new(RwLock::new(index));
+    let supervisor = Arc::new(supervisor::Supervisor::new(store.clone(), index.clone()));
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        index,
+        supervisor,
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = NormalizePathLayer::trim_trailing_slash().layer(app::router(state));
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving")?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Server configuration, layered: built-in defaults → TOML file → `TRAINYARD_*` environment
+//! variables → command-line flags (applied by the binary).
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use trainyard_api::jobs::{Engine, Spec};
+
+/// An engine as configured: the wire fields plus the command that starts a boot file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// Wire fields (`/job/ai-engines`).
+    #[serde(flatten)]
+    pub engine: Engine,
+    /// Command prefix, split on whitespace, e.g. `python3 -u` (`runtime.md` "Engines").
+    pub command: String,
+}
+
+/// The server's configuration (`trainyard serve`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Data directory: SQLite file, logs, credentials (default `./trainyard-data`).
+    pub data_dir: PathBuf,
+    /// Jobs a project may hold, all workspaces (default 10000): `job_count_limit`.
+    pub max_jobs: u64,
+    /// Versions of a project that may run at once (default 4): `quotas`.
+    pub quotas: u64,
+    /// Versions that may run at once on this machine, all projects (default: CPU count × 4).
+    pub max_running: u64,
+    /// Seconds between SIGTERM and SIGKILL on stop (default 10).
+    pub stop_grace_secs: f64,
+    /// Accept requests without credentials (tests only; refused on a non-loopback address).
+    pub insecure_no_auth: bool,
+    /// Largest JSON body in bytes (default 1 MiB); larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Token lifetime in seconds (default 24 h).
+    pub token_ttl_secs: u64,
+    /// Resource specs (`/job/resource-specs`).
+    pub specs: Vec<Spec>,
+    /// Engines (`/job/ai-engines`).
+    pub engines: Vec<EngineConfig>,
+}
+
+fn engine(id: i64, ty: i64, name: &str, version: &str, command: &str) -> EngineConfig {
+    EngineConfig {
+        engine: Engine {
+            engine_id: id,
+            engine_type: ty,
+            engine_name: name.into(),
+            engine_version: version.into(),
+        },
+        command: command.into(),
+    }
+}
+
+fn spec(id: i64, code: &str, core: &str, cpu: &str, max_num: i64) -> Spec {
+    Spec {
+        spec_id: id,
+        spec_code: code.into(),
+        core: core.into(),
+        cpu: cpu.into(),
+        gpu_num: 0,
+        gpu_type: String::new(),
+        max_num,
+        no_resource: false,
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("trainyard-data"),
+            max_jobs: 10_000,
+            quotas: 4,
+            max_running: cpus * 4,
+            stop_grace_secs: 10.0,
+            insecure_no_auth: false,
+            max_body_bytes: 1024 * 1024,
+            token_ttl_secs: 24 * 3600,
+            specs: vec![
+                spec(1, "local.cpu.1u", "1", "2", 4),
+                spec(2, "local.cpu.2u", "2", "4", 2),
+                spec(3, "local.cpu.4u", "4", "8", 1),
+            ],
+            engines: vec![
+                engine(1, 13, "Python", "python3", "python3 -u"),
+                engine(2, 14, "Bash", "bash", "bash"),
+                engine(3, 10, "PyTorch", "python3", "python3 -u"),
+                engine(4, 6, "Scikit_Learn", "python3", "python3 -u"),
+            ],
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Loads defaults, then `file` (if given and present), then `TRAINYARD_*` variables
+    /// (`TRAINYARD_LISTEN`, `TRAINYARD_DATA_DIR`, `TRAINYARD_MAX_JOBS`, ...).
+    pub fn load(file: Option<&Path>) -> Result<ServerConfig, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(ServerConfig::default()));
+        if let Some(f) = file {
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("TRAINYARD_").only(&[
+            "listen",
+            "data_dir",
+            "max_jobs",
+            "quotas",
+            "max_running",
+            "stop_grace_secs",
+            "insecure_no_auth",
+            "max_body_bytes",
+            "token_ttl_secs",
+        ]));
+        fig.extract().map_err(Box::new)
+    }
+
+    /// Checks the combination: `insecure_no_auth` only on loopback; ids unique; limits sane.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.insecure_no_auth && !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "--insecure-no-auth is refused with a non-loopback listen address ({}): bind 127.0.0.1",
+                self.listen
+            ));
+        }
+        let mut ids: Vec<i64> = self.specs.iter().map(|s| s.spec_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.specs.len() || self.specs.is_empty() {
+            return Err("specs must be non-empty with unique spec_id".into());
+        }
+        let mut ids: Vec<i64> = self.engines.iter().map(|e| e.engine.engine_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.engines.len() || self.engines.is_empty() {
+            return Err("engines must be non-empty with unique engine_id".into());
+        }
+        if self.max_running == 0 || self.quotas == 0 {
+            return Err("quotas and max_running must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The SQLite file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("trainyard.db")
+    }
+
+    /// Where version logs live.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+
+    /// The engine with this id.
+    pub fn engine(&self, id: i64) -> Option<&EngineConfig> {
+        self.engines.iter().find(|e| e.engine.engine_id == id)
+    }
+
+    /// The spec with this id.
+    pub fn spec(&self, id: i64) -> Option<&Spec> {
+        self.specs.iter().find(|s| s.spec_id == id)
+    }
+}

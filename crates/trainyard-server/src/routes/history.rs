@@ -1,0 +1,111 @@
+//! `POST /trainyard/v1/{project_id}/job-history`: NDJSON history import, all or nothing
+//! (`import.md`).
+
+use crate::error::{HttpError, HttpResult};
+use crate::extract::{Body, project};
+use crate::state::{AppState, IndexOp};
+use axum::Json;
+use axum::extract::{Path, State};
+use std::collections::HashMap;
+use trainyard_api::error::{ApiError, ErrorCode};
+use trainyard_api::history::{HistoryRecord, ImportResponse, MAX_RECORDS};
+use trainyard_store::StoreError;
+
+/// Parses an NDJSON body into records; errors name the 1-based line and the field.
+pub fn parse_ndjson(body: &[u8]) -> Result<Vec<HistoryRecord>, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        let line = body[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        ApiError::invalid(format!("line {line}: the body must be UTF-8 NDJSON"))
+    })?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    if text.is_empty() {
+        return Err(ApiError::invalid(
+            "the body holds no record (one JSON object per line)",
+        ));
+    }
+    let mut records = Vec::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let n = i + 1;
+        if n > MAX_RECORDS {
+            return Err(ApiError::invalid(format!(
+                "an import holds at most {MAX_RECORDS} records (line {n})"
+            )));
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let obj = match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "line {n}: not a JSON object (record)"
+                )));
+            }
+        };
+        let rec = HistoryRecord::from_json(&obj)
+            .map_err(|e| ApiError::new(e.code, format!("line {n}: {}", e.message)))?;
+        let key = (
+            rec.workspace_id.as_str().to_owned(),
+            rec.job_name.as_str().to_owned(),
+        );
+        if let Some(first) = seen.get(&key) {
+            return Err(ApiError::new(
+                ErrorCode::DuplicateJobName,
+                format!(
+                    "line {n}: job_name {:?} repeats line {first} of this import",
+                    rec.job_name.as_str()
+                ),
+            ));
+        }
+        seen.insert(key, n);
+        records.push(rec);
+    }
+    Ok(records)
+}
+
+/// Imports the records; job ids follow line order.
+pub async fn import_history(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    Body(body): Body,
+) -> HttpResult<Json<ImportResponse>> {
+    let project = project(&p)?.as_str().to_owned();
+    let records = parse_ndjson(&body)?;
+    let max_jobs = s.config.max_jobs;
+    let rows = s
+        .write(move |w| {
+            let rows = w
+                .import(&project, &records, max_jobs)
+                .map_err(|e| match e {
+                    StoreError::DuplicateName {
+                        name,
+                        line: Some(i),
+                    } => HttpError(ApiError::new(
+                        ErrorCode::DuplicateJobName,
+                        format!(
+                            "line {}: job_name {name:?} is already used by a job in this workspace",
+                            i + 1
+                        ),
+                    )),
+                    StoreError::QuotaExceeded { max_jobs } => HttpError(ApiError::new(
+                        ErrorCode::JobQuotaExceeded,
+                        format!(
+                            "the import would exceed the project's job quota (max_jobs {max_jobs})"
+                        ),
+                    )),
+                    other => other.into(),
+                })?;
+            let ids: Vec<i64> = rows.iter().map(|(_, r)| r.job_id).collect();
+            Ok((ids, IndexOp::Bulk { project, rows }))
+        })
+        .await?;
+    Ok(Json(ImportResponse {
+        is_success: true,
+        imported: rows.len() as u64,
+        first_job_id: rows.first().copied().unwrap_or(0),
+        last_job_id: rows.last().copied().unwrap_or(0),
+    }))
+}

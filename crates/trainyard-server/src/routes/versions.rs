@@ -1,0 +1,164 @@
+//! `/v1/{project_id}/training-jobs/{job_id}/versions...`: detail (§3), delete (§4), list (§5),
+//! create (§6), stop (§7).
+
+use crate::error::HttpResult;
+use crate::extract::{Body, QueryPairs, id, project};
+use crate::routes::jobs::new_version;
+use crate::state::{AppState, IndexOp, now_ms};
+use axum::Json;
+use axum::extract::{Path, State};
+use trainyard_api::jobs::{
+    CreateJobResponse, CreateVersionRequest, SuccessResponse, VersionDetailResponse,
+    VersionListResponse, body_object,
+};
+use trainyard_api::params::parse_int_in;
+use trainyard_store::DeletedVersion;
+
+/// `GET .../versions/{version_id}`: the version object.
+pub async fn get_version(
+    State(s): State<AppState>,
+    Path((p, j, v)): Path<(String, String, String)>,
+) -> HttpResult<Json<VersionDetailResponse>> {
+    let project = project(&p)?.as_str().to_owned();
+    let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
+    let (job, ver) = s
+        .read(move |st| Ok(st.get_version(&project, job_id, version_id)?))
+        .await?;
+    Ok(Json(VersionDetailResponse {
+        is_success: true,
+        version: ver.to_info(&job, now_ms()),
+    }))
+}
+
+/// `GET .../versions?per_page=&page=`: newest first; `page` 0 (default) = all.
+pub async fn list_versions(
+    State(s): State<AppState>,
+    Path((p, j)): Path<(String, String)>,
+    q: QueryPairs,
+) -> HttpResult<Json<VersionListResponse>> {
+    let project = project(&p)?.as_str().to_owned();
+    let job_id = id("job_id", &j)?;
+    let per_page = q
+        .get("per_page")
+        .map(|v| parse_int_in("per_page", v, 1, 1000))
+        .transpose()?
+        .unwrap_or(10);
+    let page = q
+        .get("page")
+        .map(|v| parse_int_in("page", v, 0, 65535))
+        .transpose()?
+        .unwrap_or(0);
+    let (job, versions) = s
+        .read(move |st| Ok(st.list_versions(&project, job_id)?))
+        .await?;
+    let now = now_ms();
+    let count = versions.len() as i64;
+    let page_rows: Vec<_> = if page == 0 {
+        versions.iter().collect()
+    } else {
+        versions
+            .iter()
+            .skip(((page - 1) * per_page) as usize)
+            .take(per_page as usize)
+            .collect()
+    };
+    Ok(Json(VersionListResponse {
+        is_success: true,
+        job_id: job.job_id,
+        job_name: job.job_name.clone(),
+        job_desc: job.job_desc.clone(),
+        version_count: count,
+        versions: page_rows
+            .into_iter()
+            .map(|v| v.to_info(&job, now))
+            .collect(),
+    }))
+}
+
+/// `POST .../versions`: a new version inheriting absent config fields from `pre_version_id`.
+pub async fn create_version(
+    State(s): State<AppState>,
+    Path((p, j)): Path<(String, String)>,
+    Body(body): Body,
+) -> HttpResult<Json<CreateJobResponse>> {
+    let project = project(&p)?.as_str().to_owned();
+    let job_id = id("job_id", &j)?;
+    let req = CreateVersionRequest::from_json(&body_object(&body)?)?;
+    let pre = req.pre_version_id;
+    let proj = project.clone();
+    let (_, base) = s
+        .read(move |st| Ok(st.get_version(&proj, job_id, pre)?))
+        .await?;
+    let config = req.config.inherit(&base.config);
+    let version = new_version(&s, config, req.version_desc, now_ms())?;
+    let (job, v) = s
+        .write(move |w| {
+            let (job, v, row) = w.create_version(&project, job_id, pre, &version)?;
+            let op = IndexOp::Upsert {
+                project,
+                workspace: job.workspace_id.clone(),
+                row,
+            };
+            Ok(((job, v), op))
+        })
+        .await?;
+    s.supervisor.wake();
+    Ok(Json(CreateJobResponse {
+        is_success: true,
+        job_id: job.job_id,
+        job_name: job.job_name,
+        status: v.status,
+        create_time: v.create_time,
+        version_id: v.version_id,
+        version_name: v.version_name(),
+        resource_id: v.resource_id(),
+    }))
+}
+
+/// `DELETE .../versions/{version_id}`: stops it if it runs and removes it; the last version
+/// takes the job with it.
+pub async fn delete_version(
+    State(s): State<AppState>,
+    Path((p, j, v)): Path<(String, String, String)>,
+) -> HttpResult<Json<SuccessResponse>> {
+    let project = project(&p)?.as_str().to_owned();
+    let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
+    let gone = s
+        .write(move |w| {
+            let d = w.delete_version(&project, job_id, version_id)?;
+            match d {
+                DeletedVersion::Remaining { job, version, row } => Ok((
+                    vec![*version],
+                    IndexOp::Upsert {
+                        project,
+                        workspace: job.workspace_id,
+                        row,
+                    },
+                )),
+                DeletedVersion::JobDeleted(dj) => {
+                    let op = IndexOp::Remove {
+                        project,
+                        workspace: dj.job.workspace_id.clone(),
+                        job_id,
+                    };
+                    Ok((dj.versions, op))
+                }
+            }
+        })
+        .await?;
+    s.supervisor.forget(&gone).await;
+    Ok(Json(SuccessResponse { is_success: true }))
+}
+
+/// `POST .../versions/{version_id}/stop`: returns after the new status (13, or 9) is stored.
+pub async fn stop_version(
+    State(s): State<AppState>,
+    Path((p, j, v)): Path<(String, String, String)>,
+) -> HttpResult<Json<SuccessResponse>> {
+    let project = project(&p)?;
+    let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
+    s.supervisor
+        .stop(project.as_str(), job_id, version_id)
+        .await?;
+    Ok(Json(SuccessResponse { is_success: true }))
+}

@@ -1,0 +1,121 @@
+//! `trainyard serve`: configuration layering, logging, signals.
+
+use anyhow::Context;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use trainyard_server::config::ServerConfig;
+
+/// Flags of `trainyard serve`. Each overrides the TOML file and `TRAINYARD_*` variables.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on [default: 127.0.0.1:8080; env TRAINYARD_LISTEN].
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    /// Data directory for the SQLite store, logs and credentials [default: ./trainyard-data; env TRAINYARD_DATA_DIR].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Jobs a project may hold, all workspaces [default: 10000; env TRAINYARD_MAX_JOBS].
+    #[arg(long, value_name = "N")]
+    max_jobs: Option<u64>,
+    /// Versions of a project that may run at once [default: 4; env TRAINYARD_QUOTAS].
+    #[arg(long, value_name = "N")]
+    quotas: Option<u64>,
+    /// Versions that may run at once on this machine [default: 4 per CPU; env TRAINYARD_MAX_RUNNING].
+    #[arg(long, value_name = "N")]
+    max_running: Option<u64>,
+    /// Seconds between SIGTERM and SIGKILL when a version is stopped [default: 10].
+    #[arg(long, value_name = "SECS")]
+    stop_grace_secs: Option<f64>,
+    /// Accept requests without credentials (tests only; refused with a non-loopback --listen).
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// TOML configuration file [default: <data-dir>/trainyard.toml if present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRAINYARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let file = args.config.clone().or_else(|| {
+        let dir = args
+            .data_dir
+            .clone()
+            .or_else(|| std::env::var_os("TRAINYARD_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("trainyard-data"));
+        let f = dir.join("trainyard.toml");
+        f.exists().then_some(f)
+    });
+    let mut c = ServerConfig::load(file.as_deref()).context("reading the configuration")?;
+    if let Some(v) = args.listen {
+        c.listen = v;
+    }
+    if let Some(v) = &args.data_dir {
+        c.data_dir = v.clone();
+    }
+    if let Some(v) = args.max_jobs {
+        c.max_jobs = v;
+    }
+    if let Some(v) = args.quotas {
+        c.quotas = v;
+    }
+    if let Some(v) = args.max_running {
+        c.max_running = v;
+    }
+    if let Some(v) = args.stop_grace_secs {
+        c.stop_grace_secs = v;
+    }
+    if args.insecure_no_auth {
+        c.insecure_no_auth = true;
+    }
+    c.validate().map_err(anyhow::Error::msg)?;
+    Ok(c)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; draining requests");
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    let config = load_config(&args)?;
+    let listen = config.listen;
+    let state = trainyard_server::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %state.config.data_dir.display(), insecure_no_auth = state.config.insecure_no_auth, "trainyard listening");
+    trainyard_server::serve(listener, state, shutdown_signal()).await
+}
