@@ -1,0 +1,5 @@
+//! Integration tests of the server over real HTTP on 127.0.0.1 (one binary, one module per
+//! area; `common` starts servers).
+
+mod common;
+mod list;
