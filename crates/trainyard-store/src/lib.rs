@@ -9,6 +9,7 @@
 //! - The list is answered by `trainyard-index`; [`Store::list_jobs_sql`] is the plain SQL
 //!   evaluation of `list.md`, kept as the reference the index is tested against.
 
+pub mod auth;
 mod records;
 mod schema;
 

@@ -50,4 +50,43 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX versions_job ON versions(job_id, version_id);
     CREATE INDEX versions_active ON versions(status) WHERE status IN (1, 2, 4, 7, 8, 9);
     "#,
+    // 2: users, projects, access keys and tokens (see `auth.rs` and docs/auth.md)
+    r#"
+    CREATE TABLE projects (
+        project_id        TEXT    PRIMARY KEY,               -- 32 hex chars when generated
+        name              TEXT    NOT NULL UNIQUE,
+        created_at        INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+        user_id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        name              TEXT    NOT NULL,
+        domain            TEXT    NOT NULL,
+        password_hash     TEXT    NOT NULL,                  -- argon2id PHC string
+        created_at        INTEGER NOT NULL,
+        removed_at        INTEGER                            -- kept (revoked) for the audit trail
+    );
+    CREATE UNIQUE INDEX users_name ON users(domain, name) WHERE removed_at IS NULL;
+    CREATE TABLE user_projects (
+        user_id           INTEGER NOT NULL REFERENCES users(user_id),
+        project_id        TEXT    NOT NULL REFERENCES projects(project_id),
+        PRIMARY KEY (user_id, project_id)
+    );
+    CREATE TABLE access_keys (
+        access_key        TEXT    PRIMARY KEY,
+        secret_sealed     BLOB    NOT NULL,                  -- nonce || ChaCha20-Poly1305(secret), AAD = access_key
+        user_id           INTEGER NOT NULL REFERENCES users(user_id),
+        created_at        INTEGER NOT NULL,
+        revoked_at        INTEGER
+    );
+    CREATE INDEX access_keys_user ON access_keys(user_id);
+    CREATE TABLE tokens (
+        token_sha256      TEXT    PRIMARY KEY,               -- hex SHA-256 of the token; the token itself is never stored
+        user_id           INTEGER NOT NULL REFERENCES users(user_id),
+        project_id        TEXT    NOT NULL REFERENCES projects(project_id),
+        issued_at         INTEGER NOT NULL,
+        expires_at        INTEGER NOT NULL,
+        revoked_at        INTEGER
+    );
+    CREATE INDEX tokens_user ON tokens(user_id);
+    "#,
 ];
