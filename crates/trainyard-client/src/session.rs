@@ -203,6 +203,13 @@ impl SessionBuilder {
         env::builder_from_env()
     }
 
+    /// Replaces the server URL (e.g. a `--endpoint` flag over [`SessionBuilder::from_env`]);
+    /// checked by [`build`](SessionBuilder::build).
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> SessionBuilder {
+        self.endpoint = endpoint.into();
+        self
+    }
+
     /// The project id used in every path (`/v1/{project_id}/...`): 1–64 letters, digits and `-`
     /// (checked by [`build`](SessionBuilder::build)).
     pub fn project_id(mut self, project_id: impl Into<String>) -> SessionBuilder {
