@@ -2,7 +2,7 @@
 
 use crate::auth;
 use crate::error::error_response;
-use crate::routes::{history, jobs, meta, versions};
+use crate::routes::{history, jobs, logs, meta, versions};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -51,6 +51,11 @@ pub fn router(state: AppState) -> Router {
             get(versions::get_version).delete(versions::delete_version),
         )
         .route(&format!("{version}/stop"), post(versions::stop_version))
+        .route(
+            &format!("{version}/log/file-names"),
+            get(logs::log_file_names),
+        )
+        .route(&format!("{version}/aom-log"), get(logs::aom_log))
         .route(&format!("{v1}/job/resource-specs"), get(meta::list_specs))
         .route(&format!("{v1}/job/ai-engines"), get(meta::list_engines))
         .layer(DefaultBodyLimit::max(json_limit))

@@ -62,7 +62,17 @@ pub async fn build(config: ServerConfig) -> anyhow::Result<AppState> {
         "list index rebuilt"
     );
     let index = Arc::new(RwLock::new(index));
-    let supervisor = Arc::new(supervisor::Supervisor::new(store.clone(), index.clone()));
+    let executor = trainyard_executor::LocalExecutor::new(trainyard_executor::LocalConfig {
+        failure_grace: supervisor::grace(config.stop_grace_secs),
+        ..Default::default()
+    });
+    let supervisor = Arc::new(supervisor::Supervisor::new(
+        store.clone(),
+        index.clone(),
+        Arc::new(executor),
+        supervisor::Settings::from_config(&config),
+    ));
+    supervisor.start().await.context("recovering runs")?;
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -71,16 +81,20 @@ pub async fn build(config: ServerConfig) -> anyhow::Result<AppState> {
     })
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests and
+/// stops supervising (the workers keep running; the next start adopts them).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let supervisor = state.supervisor.clone();
     let app = NormalizePathLayer::trim_trailing_slash().layer(app::router(state));
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+    let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving")?;
-    Ok(())
+        .context("serving");
+    // Runs keep going without a server; the next start adopts them.
+    supervisor.shutdown().await;
+    served
 }

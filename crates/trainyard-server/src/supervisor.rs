@@ -1,82 +1,344 @@
 //! The supervisor: the single owner of every status change of a version after it is created
-//! (`statuses.md` "Transitions"). Handlers create versions and ask it to stop or forget them.
+//! (`statuses.md` "Transitions"). Handlers create versions and [`Supervisor::wake`] it, or ask
+//! it to [`Supervisor::stop`] or [`Supervisor::forget`] versions.
 //!
-//! This first version has no executor: versions stay in 1 JOBSTAT_INIT until one is wired in;
-//! a stop of a version that has not started cancels it (13), as `training-jobs.md` §7 says.
+//! # Life of a version
+//! ```text
+//! 1 INIT -> 2 IMAGE_CREATING -> 4 SUBMIT_TRYING -> 7 WAITING -> 8 RUNNING -> 10 / 11 / 12
+//!           (app_url, boot file    (engine command     (a slot:     (handle stored
+//!            exist? else 3)         found? else 5)      submit,      with the 8)
+//!                                                       else 5)
+//! ```
+//! One scheduler task walks the versions waiting in 1/2/4/7 in `version_id` order (FIFO): it
+//! prepares each (1 → 2 → 4 → 7) and starts those for which a slot is free: fewer than
+//! `quotas` versions of the project and fewer than `max_running` versions in all hold a slot.
+//! A slot is held from the submit until the version's end is stored (9 KILLING still holds one).
+//! It sleeps on a [`Notify`] woken by creates, stops, deletes and run ends (plus a slow
+//! fallback tick); it never polls.
+//!
+//! Every change goes through `Writer::update_status` with a compare-and-set on the expected
+//! status (`StatusUpdate::expect`), and the returned list row is applied to the index while the
+//! writer is held, so the list shows live statuses in commit order. A version that was stopped
+//! (13) or deleted while the scheduler worked on it makes the next compare-and-set fail; the
+//! scheduler then drops it (and stops the workers it may have just started).
+//!
+//! Each run has a watcher task awaiting [`Executor::wait`]; the outcome becomes 10 COMPLETED,
+//! 11 FAILED or 12 KILLED (always 12 when the version is in 9 KILLING) with `end_time`,
+//! `duration`, `exit_code` and `status_reason`. Before that status is stored, the logs are copied
+//! to `log_url` when it is set. A version deleted meanwhile has nothing left to record
+//! (`update_status` is NotFound, ignored).
+//!
+//! # Restarts
+//! [`Supervisor::start`] runs before the server answers: versions stored as 8/9 are adopted from
+//! their stored run handle (`9` ones are stopped again); a run that cannot be adopted becomes
+//! 14 JOBSTAT_LOST with the executor's reason (and the exit code when every worker recorded
+//! one). Versions in 1/2/4/7 are scheduled again in FIFO order. The run handle is stored in the
+//! same transaction as status 8, right after the workers were spawned; a server killed in
+//! between leaves a 7 WAITING version with unknown processes: `orphans` kills them at the next
+//! start before the version runs again (from the start; its log keeps the earlier output).
+//!
+//! [`Supervisor::shutdown`] (called when `serve` ends) stops the tasks but leaves the workers
+//! running, exactly as a crash would: the next start adopts them.
 
+mod orphans;
+pub mod runspec;
+
+use crate::config::{EngineConfig, ServerConfig};
 use crate::error::{HttpError, HttpResult};
 use crate::state::{IndexOp, now_ms};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::status::JobStatus;
+use trainyard_executor::{ExecError, Executor, RunHandle, RunOutcome, copy_logs};
 use trainyard_index::ListIndex;
-use trainyard_store::{StatusUpdate, Store, StoreError, VersionRecord};
+use trainyard_store::{JobRecord, StatusUpdate, Store, StoreError, VersionRecord};
 
-/// See module docs.
-#[derive(Debug)]
-pub struct Supervisor {
-    store: Arc<Store>,
-    index: Arc<RwLock<ListIndex>>,
-    wake: Notify,
+/// Statuses of versions that are not finished, exactly as in the store's partial index
+/// `versions_active`, so the start-up and refresh queries use it.
+const UNFINISHED: [JobStatus; 6] = [
+    JobStatus::Init,
+    JobStatus::ImageCreating,
+    JobStatus::SubmitTrying,
+    JobStatus::Waiting,
+    JobStatus::Running,
+    JobStatus::Killing,
+];
+
+/// What the supervisor needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Versions of one project holding a slot at once (`quotas`).
+    pub quotas: u64,
+    /// Versions holding a slot at once, all projects (`max_running`).
+    pub max_running: u64,
+    /// Time between SIGTERM and SIGKILL on a stop.
+    pub stop_grace: Duration,
+    /// Root of the version log directories (`<logs_dir>/<job_id>/<version_id>/`).
+    pub logs_dir: PathBuf,
+    /// Engines and their commands.
+    pub engines: Vec<EngineConfig>,
+    /// How often the scheduler looks at the store without being woken (a safety net).
+    pub fallback_interval: Duration,
 }
 
-impl Supervisor {
-    /// A supervisor over this store and index.
-    pub fn new(store: Arc<Store>, index: Arc<RwLock<ListIndex>>) -> Supervisor {
-        Supervisor {
-            store,
-            index,
-            wake: Notify::new(),
+impl Settings {
+    /// The settings of a server configuration.
+    pub fn from_config(c: &ServerConfig) -> Settings {
+        Settings {
+            quotas: c.quotas.max(1),
+            max_running: c.max_running.max(1),
+            stop_grace: grace(c.stop_grace_secs),
+            logs_dir: c.logs_dir(),
+            engines: c.engines.clone(),
+            fallback_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `stop_grace_secs` as a duration (negative or not a number → 0, absurdly large → 1 day).
+pub fn grace(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(secs.min(86_400.0)).unwrap_or(Duration::from_secs(10))
+    }
+}
+
+/// See module docs.
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.inner.sched.lock();
+        f.debug_struct("Supervisor")
+            .field("executor", &self.inner.executor.kind())
+            .field("queued", &s.queue.len())
+            .field("active", &s.active.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    store: Arc<Store>,
+    index: Arc<RwLock<ListIndex>>,
+    executor: Arc<dyn Executor>,
+    settings: Settings,
+    wake: Notify,
+    sched: Mutex<Sched>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// Scheduling state (never held across an await).
+#[derive(Default)]
+struct Sched {
+    /// Versions in 1/2/4/7 by id (FIFO): last known status and project.
+    queue: BTreeMap<i64, (JobStatus, String)>,
+    /// Versions holding a slot: from the submit until their end is stored.
+    active: HashMap<i64, Active>,
+    /// Slots held per project.
+    per_project: HashMap<String, u64>,
+}
+
+struct Active {
+    project: String,
+    /// `None` while the workers are being started.
+    handle: Option<RunHandle>,
+}
+
+impl Sched {
+    fn take(&mut self, version_id: i64, project: &str) {
+        if self
+            .active
+            .insert(
+                version_id,
+                Active {
+                    project: project.to_owned(),
+                    handle: None,
+                },
+            )
+            .is_none()
+        {
+            *self.per_project.entry(project.to_owned()).or_default() += 1;
         }
     }
 
-    /// A version was created: schedule it.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Stops a version of `project` (`training-jobs.md` §7). Returns once the new status is
-    /// stored. Errors: 404 if it does not exist in the project, 409 if its status forbids it.
-    pub async fn stop(&self, project: &str, job_id: i64, version_id: i64) -> HttpResult<()> {
-        let store = self.store.clone();
-        let index = self.index.clone();
-        let project = project.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let (job, v) = store.get_version(&project, job_id, version_id)?;
-            match v.status {
-                JobStatus::Killing => Ok(()),
-                s if s.is_cancelable() => {
-                    let now = now_ms();
-                    let mut up = StatusUpdate::to(JobStatus::Canceled);
-                    up.end_time = Some(now);
-                    up.duration = Some(0);
-                    up.status_reason = Some("canceled by a user before it started".into());
-                    up.expect = Some(vec![s]);
-                    let mut w = store.writer();
-                    let (_, _, row) = w.update_status(version_id, &up).map_err(|e| match e {
-                        StoreError::Conflict(st) => conflict(st),
-                        other => HttpError::from(other),
-                    })?;
-                    if let Some(row) = row {
-                        IndexOp::Upsert {
-                            project,
-                            workspace: job.workspace_id,
-                            row,
-                        }
-                        .apply(&mut index.write());
-                    }
-                    Ok(())
-                }
-                s => Err(conflict(s)),
+    fn release(&mut self, version_id: i64) {
+        if let Some(a) = self.active.remove(&version_id)
+            && let Some(n) = self.per_project.get_mut(&a.project)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_project.remove(&a.project);
             }
-        })
-        .await?
+        }
+    }
+}
+
+/// Why a status change did not happen.
+#[derive(Debug)]
+enum Refused {
+    /// The version no longer exists (deleted).
+    Gone,
+    /// The version is not in the expected status (stopped, or terminal).
+    Conflict(JobStatus),
+    /// The store failed.
+    Failed(String),
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Refused {
+        match e {
+            StoreError::NotFound => Refused::Gone,
+            StoreError::Conflict(s) => Refused::Conflict(s),
+            other => Refused::Failed(other.to_string()),
+        }
+    }
+}
+
+fn ended(status: JobStatus, expect: &[JobStatus], reason: String) -> StatusUpdate {
+    let mut up = StatusUpdate::to(status);
+    up.end_time = Some(now_ms());
+    up.duration = Some(0);
+    up.status_reason = Some(reason);
+    up.expect = Some(expect.to_vec());
+    up
+}
+
+fn non_empty(o: &Option<String>) -> Option<&str> {
+    o.as_deref().filter(|s| !s.trim().is_empty())
+}
+
+impl Supervisor {
+    /// A supervisor over this store and index, running versions with `executor`. Call
+    /// [`Supervisor::start`] to recover and begin scheduling.
+    pub fn new(
+        store: Arc<Store>,
+        index: Arc<RwLock<ListIndex>>,
+        executor: Arc<dyn Executor>,
+        settings: Settings,
+    ) -> Supervisor {
+        Supervisor {
+            inner: Arc::new(Inner {
+                store,
+                index,
+                executor,
+                settings,
+                wake: Notify::new(),
+                sched: Mutex::new(Sched::default()),
+                cancel: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+            }),
+        }
     }
 
-    /// Versions were deleted: stop whatever of them still runs.
-    pub async fn forget(&self, _versions: &[VersionRecord]) {}
+    /// Reconciles the store with what still runs (adopts 8/9, marks lost runs 14, kills orphans
+    /// of 1/2/4/7 versions), then starts the scheduler task. Returns once the reconciliation is
+    /// stored, so the API never shows a stale 8 of a vanished run.
+    pub async fn start(&self) -> anyhow::Result<()> {
+        let inner = self.inner.clone();
+        inner.recover().await?;
+        let task = inner.clone();
+        inner.spawn(async move { task.run().await });
+        Ok(())
+    }
+
+    /// A version was created (or a slot freed): schedule.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Stops the background tasks and waits for them; the workers keep running (the next start
+    /// adopts them).
+    pub async fn shutdown(&self) {
+        self.inner.cancel.cancel();
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    /// Versions holding a slot now (submitted or running, not yet recorded as ended).
+    pub fn active_count(&self) -> usize {
+        self.inner.sched.lock().active.len()
+    }
+
+    /// Stops a version of `project` (`training-jobs.md` §7). Returns once the new status (13, or
+    /// 9) is stored. Errors: 404 if it does not exist in the project, 409 if its status forbids
+    /// it; 9 is a no-op.
+    pub async fn stop(&self, project: &str, job_id: i64, version_id: i64) -> HttpResult<()> {
+        let inner = &self.inner;
+        for _ in 0..32 {
+            let store = inner.store.clone();
+            let p = project.to_owned();
+            let (_, v) =
+                tokio::task::spawn_blocking(move || store.get_version(&p, job_id, version_id))
+                    .await??;
+            let result = match v.status {
+                JobStatus::Killing => return Ok(()),
+                s if s.is_cancelable() => {
+                    let up = ended(
+                        JobStatus::Canceled,
+                        &[s],
+                        "canceled by a user before it started".into(),
+                    );
+                    inner.transition(version_id, up).await.map(|_| {
+                        inner.wake.notify_one();
+                    })
+                }
+                JobStatus::Running => {
+                    let mut up = StatusUpdate::to(JobStatus::Killing);
+                    up.status_reason = Some("stop requested by a user".into());
+                    up.expect = Some(vec![JobStatus::Running]);
+                    inner
+                        .transition(version_id, up)
+                        .await
+                        .map(|v| inner.kill(version_id, v.run_handle.as_deref()))
+                }
+                s => return Err(conflict(s)),
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(Refused::Conflict(s)) if s.is_terminal() => return Err(conflict(s)),
+                // The status moved meanwhile (e.g. 2 → 4): look again.
+                Err(Refused::Conflict(_)) => continue,
+                Err(Refused::Gone) => return Err(StoreError::NotFound.into()),
+                Err(Refused::Failed(e)) => return Err(HttpError::internal(&e)),
+            }
+        }
+        Err(HttpError::internal(
+            &"the version's status kept changing during a stop",
+        ))
+    }
+
+    /// Versions were deleted (already removed from the store): stop whatever of them still runs.
+    /// Returns once their workers were asked to stop (SIGTERM, SIGKILL after the grace);
+    /// their end is not recorded (they no longer exist).
+    pub async fn forget(&self, versions: &[VersionRecord]) {
+        let inner = &self.inner;
+        for v in versions {
+            let handle = {
+                let mut s = inner.sched.lock();
+                s.queue.remove(&v.version_id);
+                s.active.get(&v.version_id).map(|a| a.handle.clone())
+            };
+            match handle {
+                Some(Some(h)) => inner.stop_run(h),
+                // Being submitted: the scheduler finds the version gone and stops the workers.
+                Some(None) => {}
+                None => {}
+            }
+        }
+        inner.wake.notify_one();
+    }
 }
 
 fn conflict(st: JobStatus) -> HttpError {
@@ -88,4 +350,514 @@ fn conflict(st: JobStatus) -> HttpError {
             st.code()
         ),
     ))
+}
+
+impl Inner {
+    fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        let cancel = self.cancel.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = fut => {}
+            }
+        });
+    }
+
+    /// Applies a status change (compare-and-set) and its list row, holding the writer while the
+    /// index changes.
+    async fn transition(
+        &self,
+        version_id: i64,
+        up: StatusUpdate,
+    ) -> Result<VersionRecord, Refused> {
+        let store = self.store.clone();
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut w = store.writer();
+            let (job, v, row) = w.update_status(version_id, &up)?;
+            if let Some(row) = row {
+                IndexOp::Upsert {
+                    project: job.project_id,
+                    workspace: job.workspace_id,
+                    row,
+                }
+                .apply(&mut index.write());
+            }
+            drop(w);
+            Ok(v)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Refused::Failed(e.to_string())))
+    }
+
+    async fn load(&self, version_id: i64) -> Result<(JobRecord, VersionRecord), Refused> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.version_by_id(version_id))
+            .await
+            .map_err(|e| Refused::Failed(e.to_string()))?
+            .map_err(Refused::from)
+    }
+
+    async fn unfinished(&self) -> Result<Vec<trainyard_store::RunningVersion>, Refused> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.versions_in(&UNFINISHED))
+            .await
+            .map_err(|e| Refused::Failed(e.to_string()))?
+            .map_err(Refused::from)
+    }
+
+    fn release(&self, version_id: i64) {
+        self.sched.lock().release(version_id);
+        self.wake.notify_one();
+    }
+
+    /// Asks the executor to stop a run (in the background); its watcher records the end.
+    fn stop_run(self: &Arc<Self>, handle: RunHandle) {
+        let inner = self.clone();
+        self.spawn(async move {
+            if let Err(e) = inner
+                .executor
+                .stop(&handle, inner.settings.stop_grace)
+                .await
+            {
+                tracing::warn!(version_id = handle.version_id, error = %e, "stop failed");
+            }
+        });
+    }
+
+    /// After 8 → 9: stop the run of `version_id`.
+    fn kill(self: &Arc<Self>, version_id: i64, stored: Option<&str>) {
+        let known = self
+            .sched
+            .lock()
+            .active
+            .get(&version_id)
+            .and_then(|a| a.handle.clone());
+        match known.or_else(|| stored.and_then(|s| RunHandle::from_json(s).ok())) {
+            Some(h) => self.stop_run(h),
+            None => tracing::warn!(version_id, "stop of a version without a run handle"),
+        }
+    }
+
+    // ---- scheduling ----
+
+    async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = ?e, "scheduler: reading unfinished versions failed");
+            }
+            self.schedule().await;
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.settings.fallback_interval) => {}
+            }
+        }
+    }
+
+    /// Re-reads which versions wait in 1/2/4/7 (those not holding a slot).
+    async fn refresh(&self) -> Result<(), Refused> {
+        let rows = self.unfinished().await?;
+        let mut s = self.sched.lock();
+        let queue: BTreeMap<i64, (JobStatus, String)> = rows
+            .into_iter()
+            .filter(|r| r.status.is_cancelable() && !s.active.contains_key(&r.version_id))
+            .map(|r| (r.version_id, (r.status, r.project_id)))
+            .collect();
+        s.queue = queue;
+        Ok(())
+    }
+
+    /// One pass over the queue in id order: prepare, and start what has a slot.
+    async fn schedule(self: &Arc<Self>) {
+        let snapshot: Vec<(i64, JobStatus, String)> = self
+            .sched
+            .lock()
+            .queue
+            .iter()
+            .map(|(id, (st, p))| (*id, *st, p.clone()))
+            .collect();
+        // Projects (and all, for `max_running`) found full during this pass stay full for the
+        // rest of it, so a slot freed mid-pass cannot let a younger version overtake.
+        let mut full: HashSet<String> = HashSet::new();
+        let mut all_full = false;
+        for (vid, status, project) in snapshot {
+            if self.cancel.is_cancelled() {
+                return;
+            }
+            let blocked = all_full || full.contains(&project);
+            if status == JobStatus::Waiting && blocked {
+                continue;
+            }
+            let Ok((job, v)) = self.load(vid).await else {
+                self.sched.lock().queue.remove(&vid);
+                continue;
+            };
+            let v = if v.status == JobStatus::Waiting {
+                v
+            } else if v.status.is_cancelable() {
+                match self.prepare(&job, v).await {
+                    Some(v) => {
+                        if let Some(e) = self.sched.lock().queue.get_mut(&vid) {
+                            e.0 = JobStatus::Waiting;
+                        }
+                        v
+                    }
+                    None => {
+                        self.sched.lock().queue.remove(&vid);
+                        continue;
+                    }
+                }
+            } else {
+                self.sched.lock().queue.remove(&vid);
+                continue;
+            };
+            {
+                let mut s = self.sched.lock();
+                if all_full || full.contains(&project) {
+                    continue;
+                }
+                if s.active.len() as u64 >= self.settings.max_running {
+                    all_full = true;
+                    continue;
+                }
+                if s.per_project.get(&project).copied().unwrap_or(0) >= self.settings.quotas {
+                    full.insert(project);
+                    continue;
+                }
+                s.queue.remove(&vid);
+                s.take(vid, &project);
+            }
+            self.submit(&job, &v).await;
+        }
+    }
+
+    async fn step(&self, vid: i64, to: JobStatus, from: JobStatus) -> Option<VersionRecord> {
+        let mut up = StatusUpdate::to(to);
+        up.expect = Some(vec![from]);
+        match self.transition(vid, up).await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::debug!(version_id = vid, error = ?e, ?to, "transition refused");
+                None
+            }
+        }
+    }
+
+    async fn end_early(&self, vid: i64, to: JobStatus, from: JobStatus, reason: String) {
+        tracing::info!(version_id = vid, status = to.code(), %reason, "version did not start");
+        if let Err(e) = self.transition(vid, ended(to, &[from], reason)).await {
+            tracing::debug!(version_id = vid, error = ?e, "end refused");
+        }
+    }
+
+    /// 1 → 2 → 4 → 7 (or 3 / 5). `Some` = now WAITING.
+    async fn prepare(&self, job: &JobRecord, mut v: VersionRecord) -> Option<VersionRecord> {
+        let vid = v.version_id;
+        if v.status == JobStatus::Init {
+            v = self
+                .step(vid, JobStatus::ImageCreating, JobStatus::Init)
+                .await?;
+        }
+        if v.status == JobStatus::ImageCreating {
+            let probe = v.clone();
+            let check = tokio::task::spawn_blocking(move || runspec::preflight(&probe))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            if let Err(reason) = check {
+                self.end_early(
+                    vid,
+                    JobStatus::ImageFailed,
+                    JobStatus::ImageCreating,
+                    reason,
+                )
+                .await;
+                return None;
+            }
+            v = self
+                .step(vid, JobStatus::SubmitTrying, JobStatus::ImageCreating)
+                .await?;
+        }
+        if v.status == JobStatus::SubmitTrying {
+            if let Err(reason) =
+                runspec::run_spec(&self.settings.engines, &self.settings.logs_dir, job, &v)
+            {
+                self.end_early(
+                    vid,
+                    JobStatus::SubmitFailed,
+                    JobStatus::SubmitTrying,
+                    reason,
+                )
+                .await;
+                return None;
+            }
+            v = self
+                .step(vid, JobStatus::Waiting, JobStatus::SubmitTrying)
+                .await?;
+        }
+        (v.status == JobStatus::Waiting).then_some(v)
+    }
+
+    /// 7 → 8 (or 5). The slot is already taken.
+    async fn submit(self: &Arc<Self>, job: &JobRecord, v: &VersionRecord) {
+        let vid = v.version_id;
+        let spec = match runspec::run_spec(&self.settings.engines, &self.settings.logs_dir, job, v)
+        {
+            Ok(s) => s,
+            Err(reason) => {
+                self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, reason)
+                    .await;
+                self.release(vid);
+                return;
+            }
+        };
+        let dir = spec.log_dir.clone();
+        let made = tokio::task::spawn_blocking(move || std::fs::create_dir_all(&dir))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        if let Err(e) = made {
+            let reason = format!(
+                "cannot create the log directory {}: {e}",
+                spec.log_dir.display()
+            );
+            self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, reason)
+                .await;
+            self.release(vid);
+            return;
+        }
+        let handle = match self.executor.submit(&spec).await {
+            Ok(h) => h,
+            Err(e) => {
+                self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, e.reason)
+                    .await;
+                self.release(vid);
+                return;
+            }
+        };
+        let start = now_ms();
+        let mut up = StatusUpdate::to(JobStatus::Running);
+        up.start_time = Some(start);
+        up.run_handle = Some(Some(handle.to_json()));
+        up.expect = Some(vec![JobStatus::Waiting]);
+        match self.transition(vid, up).await {
+            Ok(_) => {
+                if let Some(a) = self.sched.lock().active.get_mut(&vid) {
+                    a.handle = Some(handle.clone());
+                }
+                tracing::info!(version_id = vid, job_id = job.job_id, "version running");
+                self.watch(handle);
+            }
+            Err(e) => {
+                // Stopped (13) or deleted while the workers started, or the store failed: the
+                // workers must not outlive this.
+                tracing::info!(version_id = vid, error = ?e, "run not recorded; stopping its workers");
+                if let Refused::Failed(msg) = &e {
+                    let reason = format!("the run could not be recorded: {msg}");
+                    self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, reason)
+                        .await;
+                }
+                let inner = self.clone();
+                self.spawn(async move {
+                    let _ = inner.executor.stop(&handle, Duration::ZERO).await;
+                    inner.executor.forget(&handle);
+                    inner.release(vid);
+                });
+            }
+        }
+    }
+
+    /// Starts the watcher of a run: its end becomes the version's status.
+    fn watch(self: &Arc<Self>, handle: RunHandle) {
+        let inner = self.clone();
+        self.spawn(async move {
+            let res = inner.executor.wait(&handle).await;
+            if matches!(res, Err(ExecError::ShutDown)) {
+                return;
+            }
+            inner.finish(&handle, res).await;
+        });
+    }
+
+    /// Records the end of a run (copying its logs to `log_url` first), frees its slot.
+    async fn finish(&self, handle: &RunHandle, res: Result<RunOutcome, ExecError>) {
+        let vid = handle.version_id;
+        match self.load(vid).await {
+            Ok((job, v)) => {
+                self.copy_logs(&job, &v, handle).await;
+                let (status, exit_code, reason) = match res {
+                    Ok(o) if v.status == JobStatus::Killing && !o.stopped => (
+                        JobStatus::Killed,
+                        Some(o.exit_code),
+                        format!("stopped on request after the run had ended: {}", o.reason),
+                    ),
+                    Ok(o) if v.status == JobStatus::Killing || o.stopped => {
+                        (JobStatus::Killed, Some(o.exit_code), o.reason)
+                    }
+                    Ok(o) if o.success => (JobStatus::Completed, Some(0), o.reason),
+                    Ok(o) => (JobStatus::Failed, Some(o.exit_code), o.reason),
+                    Err(e) => (JobStatus::Lost, None, format!("the run was lost: {e}")),
+                };
+                let now = now_ms();
+                let mut up = StatusUpdate::to(status);
+                up.end_time = Some(now);
+                up.duration = Some(now.saturating_sub(v.start_time.unwrap_or(now)).max(0));
+                up.exit_code = exit_code.map(i64::from);
+                up.status_reason = Some(reason);
+                up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
+                match self.transition(vid, up).await {
+                    Ok(_) => {
+                        tracing::info!(version_id = vid, status = status.code(), "version ended")
+                    }
+                    Err(e) => tracing::debug!(version_id = vid, error = ?e, "end not recorded"),
+                }
+            }
+            Err(Refused::Gone) => tracing::debug!(version_id = vid, "deleted version ended"),
+            Err(e) => tracing::warn!(version_id = vid, error = ?e, "cannot read an ended version"),
+        }
+        self.executor.forget(handle);
+        self.release(vid);
+    }
+
+    async fn copy_logs(&self, job: &JobRecord, v: &VersionRecord, handle: &RunHandle) {
+        let Some(dest) = non_empty(&v.config.log_url) else {
+            return;
+        };
+        let dest = PathBuf::from(dest.strip_prefix("file://").unwrap_or(dest));
+        let names = runspec::log_file_names(job, v);
+        let (dir, workers) = (handle.log_dir.clone(), handle.workers);
+        let res =
+            tokio::task::spawn_blocking(move || copy_logs(&dir, workers, &dest, &names)).await;
+        match res {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(version_id = v.version_id, error = %e, "copying logs to log_url failed")
+            }
+            Err(e) => {
+                tracing::warn!(version_id = v.version_id, error = %e, "copying logs to log_url failed")
+            }
+        }
+    }
+
+    // ---- restart ----
+
+    async fn recover(self: &Arc<Self>) -> anyhow::Result<()> {
+        let rows = self
+            .unfinished()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading unfinished versions: {e:?}"))?;
+        let mut adopted = 0usize;
+        let mut lost = 0usize;
+        let mut orphan_dirs = HashSet::new();
+        for r in &rows {
+            match r.status {
+                JobStatus::Running | JobStatus::Killing => {
+                    if self.adopt(r).await {
+                        adopted += 1;
+                    } else {
+                        lost += 1;
+                    }
+                }
+                _ => {
+                    orphan_dirs.insert(runspec::log_dir(
+                        &self.settings.logs_dir,
+                        r.job_id,
+                        r.version_id,
+                    ));
+                }
+            }
+        }
+        let pending = orphan_dirs.len();
+        let killed = tokio::task::spawn_blocking(move || orphans::kill_orphans(&orphan_dirs))
+            .await
+            .unwrap_or_default();
+        tracing::info!(
+            adopted,
+            lost,
+            pending,
+            orphan_groups_killed = killed.len(),
+            "supervisor recovered"
+        );
+        Ok(())
+    }
+
+    /// Adopts a stored 8/9 run; `false` when it is lost (and recorded as 14).
+    async fn adopt(self: &Arc<Self>, r: &trainyard_store::RunningVersion) -> bool {
+        let vid = r.version_id;
+        let handle = match r.run_handle.as_deref().map(RunHandle::from_json) {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => {
+                self.mark_lost(
+                    vid,
+                    None,
+                    format!("the stored run handle cannot be read: {e}"),
+                    None,
+                )
+                .await;
+                return false;
+            }
+            None => {
+                self.mark_lost(vid, None, "no run handle was recorded".into(), None)
+                    .await;
+                return false;
+            }
+        };
+        match self.executor.adopt(&handle).await {
+            Ok(()) => {
+                {
+                    let mut s = self.sched.lock();
+                    s.take(vid, &r.project_id);
+                    if let Some(a) = s.active.get_mut(&vid) {
+                        a.handle = Some(handle.clone());
+                    }
+                }
+                tracing::info!(version_id = vid, "run adopted");
+                if r.status == JobStatus::Killing {
+                    self.stop_run(handle.clone());
+                }
+                self.watch(handle);
+                true
+            }
+            Err(lost) => {
+                self.mark_lost(
+                    vid,
+                    Some(&handle),
+                    lost.reason,
+                    lost.recorded.map(|o| i64::from(o.exit_code)),
+                )
+                .await;
+                false
+            }
+        }
+    }
+
+    async fn mark_lost(
+        &self,
+        vid: i64,
+        handle: Option<&RunHandle>,
+        reason: String,
+        exit_code: Option<i64>,
+    ) {
+        let Ok((job, v)) = self.load(vid).await else {
+            return;
+        };
+        if let Some(h) = handle {
+            self.copy_logs(&job, &v, h).await;
+        }
+        let now = now_ms();
+        let mut up = StatusUpdate::to(JobStatus::Lost);
+        up.end_time = Some(now);
+        up.duration = Some(now.saturating_sub(v.start_time.unwrap_or(now)).max(0));
+        up.exit_code = exit_code;
+        up.status_reason = Some(reason);
+        up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
+        if let Err(e) = self.transition(vid, up).await {
+            tracing::debug!(version_id = vid, error = ?e, "lost not recorded");
+        }
+    }
+}
+
+/// The log file of worker `worker` of a version (what `aom-log` reads).
+pub fn worker_log_path(logs_dir: &Path, job_id: i64, version_id: i64, worker: u32) -> PathBuf {
+    trainyard_executor::log_path(&runspec::log_dir(logs_dir, job_id, version_id), worker)
 }

@@ -3,5 +3,6 @@
 
 pub mod history;
 pub mod jobs;
+pub mod logs;
 pub mod meta;
 pub mod versions;

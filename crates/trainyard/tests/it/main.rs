@@ -1,0 +1,3 @@
+//! Integration tests of the `trainyard` binary (one test binary, one module per area).
+
+mod durability;
