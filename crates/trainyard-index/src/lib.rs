@@ -422,11 +422,16 @@ impl Scope {
         let slots = if !q.search_content.is_empty() {
             let needle = search_fold(&q.search_content);
             let mut matched: Vec<u32> = Vec::new();
-            self.arena.for_each_match(&needle, |s| {
-                if status.contains(rows[s as usize].status) {
-                    matched.push(s);
-                }
-            });
+            if status.is_all() {
+                // no per-hit row access: rows are large and the hits many
+                self.arena.for_each_match(&needle, |s| matched.push(s));
+            } else {
+                self.arena.for_each_match(&needle, |s| {
+                    if status.contains(rows[s as usize].status) {
+                        matched.push(s);
+                    }
+                });
+            }
             let total = matched.len() as u64;
             let page = self.page_of_set(matched, &live_sorted, key, desc, offset, per_page, &cmp);
             return self.wire(total, page, now);

@@ -81,10 +81,17 @@ impl SearchArena {
         let mut entry = 0usize;
         while let Some(found) = finder.find(&self.buf[pos..]) {
             let at = (pos + found) as u32;
-            // advance to the entry containing `at` (entries are in buffer order)
-            let rest = &self.entries[entry..];
-            let step = rest.partition_point(|&(start, _)| start <= at);
-            entry += step.saturating_sub(1);
+            // advance to the entry containing `at` (entries are in buffer order, and
+            // `entries[entry].0 <= at`): gallop forward, since the next hit is usually close
+            let n_entries = self.entries.len();
+            let mut hi = 1usize;
+            while entry + hi < n_entries && self.entries[entry + hi].0 <= at {
+                hi *= 2;
+            }
+            let lo = entry + hi / 2;
+            let end = (entry + hi).min(n_entries);
+            let step = self.entries[lo..end].partition_point(|&(start, _)| start <= at);
+            entry = lo + step.saturating_sub(1);
             let (_, slot) = self.entries[entry];
             if slot != DEAD {
                 hit(slot);
