@@ -36,6 +36,7 @@ pub async fn build(config: ServerConfig) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let db = config.db_path();
+    let auth = Arc::new(auth::AuthState::open(&config.data_dir)?);
     let store = tokio::task::spawn_blocking(move || Store::open(&db))
         .await?
         .context("opening the store")?;
@@ -78,6 +79,7 @@ pub async fn build(config: ServerConfig) -> anyhow::Result<AppState> {
         store,
         index,
         supervisor,
+        auth,
     })
 }
 

@@ -84,6 +84,8 @@ pub struct AppState {
     pub index: Arc<RwLock<ListIndex>>,
     /// Runs versions (owns every status change after creation).
     pub supervisor: Arc<Supervisor>,
+    /// Authentication: the access-key secret sealer and the brute-force table.
+    pub auth: Arc<crate::auth::AuthState>,
 }
 
 impl AppState {

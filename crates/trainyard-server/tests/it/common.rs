@@ -197,3 +197,201 @@ pub fn assert_error(got: &(u16, Value), http: u16, code: &str, names: &[&str]) {
         assert!(msg.contains(n), "message {msg:?} should name {n}");
     }
 }
+
+/// A second project, for isolation tests of servers started with [`start_with_auth`].
+pub const PROJECT2: &str = "fedcba9876543210fedcba9876543210";
+
+/// A server with authentication on (`insecure_no_auth = false`), seeded through the store API
+/// before it starts: user `alice` (domain `alice`) in [`PROJECT`] (named `main`) with one
+/// access key, and user `bob` (domain `bob`) in [`PROJECT2`] (named `second`) with one.
+pub struct AuthServer {
+    pub server: TestServer,
+    pub ak: String,
+    pub sk: String,
+    pub ak2: String,
+    pub sk2: String,
+}
+
+/// Password of `alice`.
+pub const ALICE_PASSWORD: &str = "alice-password-1";
+/// Password of `bob`.
+pub const BOB_PASSWORD: &str = "bob-password-22";
+
+/// Seeds the auth store of a data directory (see [`AuthServer`]); returns (ak, sk, ak2, sk2).
+pub fn seed_auth(dir: &std::path::Path) -> (String, String, String, String) {
+    use trainyard_store::auth::Sealer;
+    let cfg = ServerConfig {
+        data_dir: dir.to_path_buf(),
+        ..ServerConfig::default()
+    };
+    let store = trainyard_store::Store::open(&cfg.db_path()).unwrap();
+    let sealer = Sealer::load_or_create(&dir.join(trainyard_server::auth::KEY_FILE)).unwrap();
+    store.add_project(Some(PROJECT), "main", 1).unwrap();
+    store.add_project(Some(PROJECT2), "second", 1).unwrap();
+    store
+        .add_user("alice", "alice", ALICE_PASSWORD, &[PROJECT.to_owned()], 1)
+        .unwrap();
+    store
+        .add_user("bob", "bob", BOB_PASSWORD, &[PROJECT2.to_owned()], 1)
+        .unwrap();
+    let k1 = store
+        .create_access_key(&sealer, "alice", "alice", 1)
+        .unwrap();
+    let k2 = store.create_access_key(&sealer, "bob", "bob", 1).unwrap();
+    (k1.access_key, k1.secret_key, k2.access_key, k2.secret_key)
+}
+
+/// Starts a server with authentication on, seeded as [`AuthServer`] says.
+pub async fn start_with_auth(tweak: impl FnOnce(&mut ServerConfig)) -> AuthServer {
+    let dir = tempfile::tempdir().unwrap();
+    let (ak, sk, ak2, sk2) = seed_auth(dir.path());
+    let server = TestServer::start_in(dir, |c| {
+        c.insecure_no_auth = false;
+        tweak(c);
+    })
+    .await;
+    AuthServer {
+        server,
+        ak,
+        sk,
+        ak2,
+        sk2,
+    }
+}
+
+/// Now in epoch ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+impl AuthServer {
+    /// Opens the server's store (a second connection) to manage users and keys while it runs.
+    pub fn store(&self) -> trainyard_store::Store {
+        let cfg = ServerConfig {
+            data_dir: self.server.dir.path().to_path_buf(),
+            ..ServerConfig::default()
+        };
+        trainyard_store::Store::open(&cfg.db_path()).unwrap()
+    }
+
+    /// Sends a request signed with `ak`/`sk` dated `date_ms`; `target` is the path with its
+    /// raw query (e.g. `/v1/p/training-jobs?page=1`); `extra` are more headers, signed too.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn signed_at(
+        &self,
+        method: &str,
+        target: &str,
+        body: &[u8],
+        ak: &str,
+        sk: &str,
+        date_ms: i64,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let host = self.server.addr.to_string();
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("Host", host.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        let signer = trainyard_sign::Signer::new(ak, sk.as_bytes().to_vec());
+        let signed = signer.sign(
+            method,
+            path,
+            query,
+            &headers,
+            body,
+            &trainyard_sign::sdk_date(date_ms),
+        );
+        let mut rb = self
+            .server
+            .client
+            .request(
+                method.parse().unwrap(),
+                format!("{}{target}", self.server.base),
+            )
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        for (k, v) in extra {
+            rb = rb.header(*k, *v);
+        }
+        for (k, v) in signed {
+            rb = rb.header(k, v);
+        }
+        rb.send().await.unwrap()
+    }
+
+    /// A request signed now with alice's key; returns (status, JSON body).
+    pub async fn signed(&self, method: &str, target: &str, body: &[u8]) -> (u16, Value) {
+        let r = self
+            .signed_at(method, target, body, &self.ak, &self.sk, now_ms(), &[])
+            .await;
+        TestServer::finish_pub(r).await
+    }
+
+    /// Gets a token with the Keystone password body; returns the raw response.
+    pub async fn login(
+        &self,
+        user: &str,
+        domain: &str,
+        password: &str,
+        scope: Value,
+    ) -> reqwest::Response {
+        let body = serde_json::json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {"name": user, "password": password, "domain": {"name": domain}}}},
+            "scope": {"project": scope}}});
+        self.server
+            .client
+            .post(format!("{}/v3/auth/tokens", self.server.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A token of alice for [`PROJECT`].
+    pub async fn alice_token(&self) -> String {
+        let r = self
+            .login(
+                "alice",
+                "alice",
+                ALICE_PASSWORD,
+                serde_json::json!({"id": PROJECT}),
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 201);
+        r.headers()["x-subject-token"].to_str().unwrap().to_owned()
+    }
+
+    /// A request with `X-Auth-Token`; returns (status, JSON body).
+    pub async fn with_token(
+        &self,
+        method: &str,
+        target: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut rb = self
+            .server
+            .client
+            .request(
+                method.parse().unwrap(),
+                format!("{}{target}", self.server.base),
+            )
+            .header("X-Auth-Token", token);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        TestServer::finish_pub(rb.send().await.unwrap()).await
+    }
+}
+
+impl TestServer {
+    /// (status, JSON body) of a response.
+    pub async fn finish_pub(resp: reqwest::Response) -> (u16, Value) {
+        Self::finish(resp).await
+    }
+}
