@@ -496,3 +496,74 @@ async fn retries_do_not_duplicate_creates() {
         "d"
     );
 }
+
+/// A password session keeps working across the expiry of its short-lived tokens (renewed ahead
+/// of time or after a 401), AK/SK sessions sign reads and writes, and bad credentials are
+/// reported as such.
+#[tokio::test]
+async fn authenticated_sessions_and_token_renewal() {
+    use crate::common::{ALICE_PASSWORD, PROJECT2, start_with_auth};
+    let s = start_with_auth(|c| c.token_ttl_secs = 1).await;
+    let base = s.server.base.clone();
+
+    // Tokens live 1 s: calls spread over 3 s need at least two renewals.
+    let pw = Session::with_password(&base, PROJECT, "alice", "alice", ALICE_PASSWORD).unwrap();
+    let created = Estimator::create_job(&pw, "by-token", "", None, &sleep_config(30))
+        .await
+        .unwrap();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let list = Estimator::get_job_list(&pw, &JobListParams::new())
+            .await
+            .unwrap();
+        assert_eq!(list.job_total_count, 1);
+    }
+    // A renewed token after the expiry with no margin at all: the 401 ModelArts.0202 path.
+    let late = Session::builder(&base)
+        .project_id(PROJECT)
+        .password("alice", "alice", ALICE_PASSWORD)
+        .token_renew_before(Duration::ZERO)
+        .build()
+        .unwrap();
+    Estimator::get_job_list(&late, &JobListParams::new())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    Estimator::get_job_list(&late, &JobListParams::new())
+        .await
+        .unwrap();
+
+    // AK/SK: signed GET, POST with a body, PUT, DELETE.
+    let ak = Session::with_access_key(&base, PROJECT, &s.ak, &s.sk).unwrap();
+    Estimator::update_job_desc(&ak, created.job_id, "signed")
+        .await
+        .unwrap();
+    let v = Estimator::get_job_version(&ak, created.job_id, created.version_id)
+        .await
+        .unwrap();
+    assert_eq!(v.job_desc, "signed");
+    Estimator::delete_job(&ak, created.job_id).await.unwrap();
+
+    // Another project's key: 403; a wrong password: Error::Auth; a wrong secret: 401.
+    let other = Session::with_access_key(&base, PROJECT2, &s.ak, &s.sk).unwrap();
+    let e = Estimator::get_job_list(&other, &JobListParams::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.http_status(), Some(403), "{e}");
+    let bad = Session::with_password(&base, PROJECT, "alice", "alice", "wrong").unwrap();
+    let e = Estimator::get_job_list(&bad, &JobListParams::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Auth { .. }), "{e}");
+    let forged = Session::with_access_key(&base, PROJECT, &s.ak, "not-the-secret").unwrap();
+    let e = Estimator::get_job_list(&forged, &JobListParams::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.http_status(), Some(401), "{e}");
+    // Unsigned requests are refused by a server with authentication on.
+    let none = Session::without_auth(&base, PROJECT).unwrap();
+    let e = Estimator::get_job_list(&none, &JobListParams::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_code(), Some("ModelArts.0201"), "{e}");
+}
