@@ -3,5 +3,8 @@
 
 mod auth;
 mod common;
+mod lifecycle;
 mod list;
+mod logs;
+mod recovery;
 mod sdk;
