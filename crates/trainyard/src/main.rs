@@ -1,5 +1,6 @@
 //! `trainyard`: the server (`trainyard serve`) and the command-line client in one binary.
 
+mod admin;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,18 @@ enum Command {
     ///
     /// Example: `trainyard serve --listen 127.0.0.1:8080 --data-dir ./trainyard-data`
     Serve(serve::ServeArgs),
+    /// Users of the data directory's store: add, list, remove.
+    ///
+    /// Example: `trainyard users add alice --projects default`
+    Users(admin::UsersArgs),
+    /// Access keys (AK/SK) of the data directory's store: create (secret shown once), list, revoke.
+    ///
+    /// Example: `trainyard keys create --user alice`
+    Keys(admin::KeysArgs),
+    /// Projects of the data directory's store: add, list.
+    ///
+    /// Example: `trainyard projects add research`
+    Projects(admin::ProjectsArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +49,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Users(args) => admin::users(args),
+            Command::Keys(args) => admin::keys(args),
+            Command::Projects(args) => admin::projects(args),
         }
     });
     match result {

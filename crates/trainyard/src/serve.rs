@@ -106,6 +106,37 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; draining requests");
 }
 
+/// On a store without users, creates the local default account (project `default`, user
+/// `admin`, one access key) and says on stderr where its credentials were written.
+async fn local_default(
+    state: &trainyard_server::state::AppState,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    };
+    let endpoint = format!("http://{host}");
+    if let Some(d) = trainyard_server::auth::ensure_local_default(state, &endpoint)
+        .await
+        .context("creating the local default account")?
+    {
+        eprintln!(
+            "trainyard: no users yet, so created project {} (id {}), user {} and access key {}.\n\
+             trainyard: the secret key and password are in {} (mode 0600; the SDK reads it).",
+            trainyard_server::auth::DEFAULT_PROJECT,
+            d.project_id,
+            d.username,
+            d.access_key,
+            d.credentials_file.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
@@ -116,6 +147,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    if !state.config.insecure_no_auth {
+        local_default(&state, addr).await?;
+    }
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), insecure_no_auth = state.config.insecure_no_auth, "trainyard listening");
     trainyard_server::serve(listener, state, shutdown_signal()).await
 }
