@@ -34,8 +34,14 @@ pub async fn wait_status(s: &TestServer, job: i64, ver: i64, want: &[i64]) -> Va
         if want.contains(&st) {
             return v;
         }
-        assert!(!TERMINAL.contains(&st), "{job}/{ver} ended in {st}, wanted {want:?}: {v}");
-        assert!(Instant::now() < deadline, "{job}/{ver} still in {st}, wanted {want:?}: {v}");
+        assert!(
+            !TERMINAL.contains(&st),
+            "{job}/{ver} ended in {st}, wanted {want:?}: {v}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{job}/{ver} still in {st}, wanted {want:?}: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -45,7 +51,10 @@ pub async fn create(s: &TestServer, body: &Value) -> (i64, i64) {
     let (code, b) = s.post("/training-jobs", body).await;
     assert_eq!(code, 200, "{b}");
     assert_eq!(b["status"], 1, "{b}");
-    (b["job_id"].as_i64().unwrap(), b["version_id"].as_i64().unwrap())
+    (
+        b["job_id"].as_i64().unwrap(),
+        b["version_id"].as_i64().unwrap(),
+    )
 }
 
 /// Creates a job running `cmd` through `sh -c`.
@@ -62,7 +71,11 @@ pub async fn wait_file(path: &Path) -> String {
         {
             return s;
         }
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -115,12 +128,27 @@ async fn completes_through_every_status_with_times_and_exit_code() {
     };
     let positions: Vec<usize> = seen
         .iter()
-        .map(|st| order.iter().position(|o| o == st).unwrap_or_else(|| panic!("status {st} not expected ({seen:?})")))
+        .map(|st| {
+            order
+                .iter()
+                .position(|o| o == st)
+                .unwrap_or_else(|| panic!("status {st} not expected ({seen:?})"))
+        })
         .collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "out of order: {seen:?}");
-    assert!(seen.contains(&8), "RUNNING never observed while sleeping 0.4 s: {seen:?}");
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seen:?}"
+    );
+    assert!(
+        seen.contains(&8),
+        "RUNNING never observed while sleeping 0.4 s: {seen:?}"
+    );
     assert_eq!(v["exit_code"], 0, "{v}");
-    let (c, st, e) = (v["create_time"].as_i64().unwrap(), v["start_time"].as_i64().unwrap(), v["end_time"].as_i64().unwrap());
+    let (c, st, e) = (
+        v["create_time"].as_i64().unwrap(),
+        v["start_time"].as_i64().unwrap(),
+        v["end_time"].as_i64().unwrap(),
+    );
     assert!(c <= st && st <= e, "{v}");
     assert!(e - st >= 400, "ran at least 0.4 s: {v}");
     assert_eq!(v["duration"].as_i64().unwrap(), e - st, "{v}");
@@ -130,7 +158,9 @@ async fn completes_through_every_status_with_times_and_exit_code() {
     assert_eq!(l["jobs"][0]["status"], 10, "{l}");
     assert_eq!(l["jobs"][0]["duration"].as_i64().unwrap(), e - st, "{l}");
     // Terminal: stop is 409.
-    let r = s.post(&format!("{}/stop", vpath(job, ver)), &json!({})).await;
+    let r = s
+        .post(&format!("{}/stop", vpath(job, ver)), &json!({}))
+        .await;
     assert_error(&r, 409, "ModelArts.2796", &[]);
 }
 
@@ -140,9 +170,14 @@ async fn non_zero_exit_fails_with_its_code() {
     let (job, ver) = create_cmd(&s, "bad", "echo oops >&2; exit 3").await;
     let v = wait_status(&s, job, ver, &[11]).await;
     assert_eq!(v["exit_code"], 3, "{v}");
-    assert!(v["status_reason"].as_str().unwrap().contains("code 3"), "{v}");
+    assert!(
+        v["status_reason"].as_str().unwrap().contains("code 3"),
+        "{v}"
+    );
     assert!(v["end_time"].is_i64() && v["start_time"].is_i64(), "{v}");
-    let r = s.post(&format!("{}/stop", vpath(job, ver)), &json!({})).await;
+    let r = s
+        .post(&format!("{}/stop", vpath(job, ver)), &json!({}))
+        .await;
     assert_error(&r, 409, "ModelArts.2796", &[]);
 }
 
@@ -162,8 +197,16 @@ async fn missing_app_dir_or_boot_file_is_image_failed() {
     let (job, ver) = create(&s, &bash_body("noboot", app.path(), "run.sh", json!({}))).await;
     let v = wait_status(&s, job, ver, &[3]).await;
     let boot = app.path().join("run.sh");
-    assert!(v["status_reason"].as_str().unwrap().contains(boot.to_str().unwrap()), "{v}");
-    let r = s.post(&format!("{}/stop", vpath(job, ver)), &json!({})).await;
+    assert!(
+        v["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains(boot.to_str().unwrap()),
+        "{v}"
+    );
+    let r = s
+        .post(&format!("{}/stop", vpath(job, ver)), &json!({}))
+        .await;
     assert_error(&r, 409, "ModelArts.2796", &[]);
 }
 
@@ -187,7 +230,13 @@ async fn engine_command_that_cannot_start_is_submit_failed() {
     body["config"]["engine_id"] = json!(99);
     let (job, ver) = create(&s, &body).await;
     let v = wait_status(&s, job, ver, &[5]).await;
-    assert!(v["status_reason"].as_str().unwrap().contains("trainyard-no-such-interpreter"), "{v}");
+    assert!(
+        v["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("trainyard-no-such-interpreter"),
+        "{v}"
+    );
     assert_eq!(v["start_time"], Value::Null, "{v}");
     assert_eq!(v["duration"], 0, "{v}");
 }
@@ -209,11 +258,20 @@ async fn engine_gets_boot_file_parameters_urls_and_cwd() {
     let (job, ver) = create(&s, &bash_body("args", app.path(), "run.sh", extra)).await;
     wait_status(&s, job, ver, &[10]).await;
     let args = std::fs::read_to_string(out.path().join("args")).unwrap();
-    let want = format!("--lr=0.1\n--epochs=3\n--data_url=/srv/data\n--train_url={}\n", out.path().display());
+    let want = format!(
+        "--lr=0.1\n--epochs=3\n--data_url=/srv/data\n--train_url={}\n",
+        out.path().display()
+    );
     assert_eq!(args, want);
     let cwd = std::fs::read_to_string(out.path().join("cwd")).unwrap();
-    assert_eq!(Path::new(cwd.trim()).canonicalize().unwrap(), app.path().canonicalize().unwrap());
-    assert_eq!(std::fs::read_to_string(out.path().join("data")).unwrap(), "/srv/data\n");
+    assert_eq!(
+        Path::new(cwd.trim()).canonicalize().unwrap(),
+        app.path().canonicalize().unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("data")).unwrap(),
+        "/srv/data\n"
+    );
 }
 
 #[tokio::test]
@@ -245,8 +303,14 @@ async fn stop_before_start_cancels_and_stop_while_running_kills() {
     assert!(st == 9 || st == 12, "after stop: {st}");
     let d = wait_status(&s, j1, v1, &[12]).await;
     assert_eq!(d["exit_code"], 143, "{d}");
-    assert!(d["status_reason"].as_str().unwrap().contains("SIGTERM"), "{d}");
-    assert_eq!(d["duration"].as_i64().unwrap(), d["end_time"].as_i64().unwrap() - d["start_time"].as_i64().unwrap());
+    assert!(
+        d["status_reason"].as_str().unwrap().contains("SIGTERM"),
+        "{d}"
+    );
+    assert_eq!(
+        d["duration"].as_i64().unwrap(),
+        d["end_time"].as_i64().unwrap() - d["start_time"].as_i64().unwrap()
+    );
     let r = s.post(&format!("{}/stop", vpath(j1, v1)), &json!({})).await;
     assert_error(&r, 409, "ModelArts.2796", &["JOBSTAT_KILLED"]);
     let r = s.post(&format!("{}/stop", vpath(j2, v2)), &json!({})).await;
@@ -255,7 +319,9 @@ async fn stop_before_start_cancels_and_stop_while_running_kills() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(detail(&s, j2, v2).await["status"], 13);
     assert_eq!(detail(&s, j3, v3).await["status"], 13);
-    let r = s.post("/training-jobs/987654321/versions/1/stop", &json!({})).await;
+    let r = s
+        .post("/training-jobs/987654321/versions/1/stop", &json!({}))
+        .await;
     assert_error(&r, 404, "ModelArts.2775", &[]);
 }
 
@@ -273,9 +339,16 @@ async fn stop_of_a_killing_version_is_a_no_op_then_sigkill_after_grace() {
     let (c, b) = s.post(&format!("{}/stop", vpath(j, v)), &json!({})).await;
     assert_eq!(c, 200, "stop of 9 is a no-op: {b}");
     let d = wait_status(&s, j, v, &[12]).await;
-    assert!(t0.elapsed() >= Duration::from_millis(1400), "killed before the grace: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "killed before the grace: {:?}",
+        t0.elapsed()
+    );
     assert_eq!(d["exit_code"], 137, "{d}");
-    assert!(d["status_reason"].as_str().unwrap().contains("SIGKILL"), "{d}");
+    assert!(
+        d["status_reason"].as_str().unwrap().contains("SIGKILL"),
+        "{d}"
+    );
 }
 
 /// Samples the statuses of `versions` until all are terminal; returns the most seen RUNNING at
@@ -317,7 +390,10 @@ async fn quotas_cap_running_versions_and_they_start_fifo() {
     for &(j, v) in &vs {
         let d = detail(&s, j, v).await;
         assert_eq!(d["status"], 10, "{d}");
-        starts.push((d["start_time"].as_i64().unwrap(), d["end_time"].as_i64().unwrap()));
+        starts.push((
+            d["start_time"].as_i64().unwrap(),
+            d["end_time"].as_i64().unwrap(),
+        ));
     }
     // FIFO: in creation order; the third starts only after one of the first two ended.
     assert!(starts.windows(2).all(|w| w[0].0 <= w[1].0), "{starts:?}");
@@ -347,7 +423,10 @@ async fn max_running_caps_all_projects() {
         .await
         .unwrap();
     vs.push(create_cmd(&s, "m2", "sleep 0.4").await);
-    let (oj, ov) = (r["job_id"].as_i64().unwrap(), r["version_id"].as_i64().unwrap());
+    let (oj, ov) = (
+        r["job_id"].as_i64().unwrap(),
+        r["version_id"].as_i64().unwrap(),
+    );
     // Watch the other project's version through its own path.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut most = 0;
@@ -361,7 +440,10 @@ async fn max_running_caps_all_projects() {
         }
         let d: Value = s
             .client
-            .get(format!("{}/v1/{other}/training-jobs/{oj}/versions/{ov}", s.base))
+            .get(format!(
+                "{}/v1/{other}/training-jobs/{oj}/versions/{ov}",
+                s.base
+            ))
             .send()
             .await
             .unwrap()
@@ -398,27 +480,49 @@ async fn workers_get_rank_world_size_and_master_port() {
     for rank in 0..3 {
         let line = std::fs::read_to_string(out.path().join(format!("rank-{rank}"))).unwrap();
         let f: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(f[..4], [rank.to_string().as_str(), "3", rank.to_string().as_str(), "127.0.0.1"], "{line}");
+        assert_eq!(
+            f[..4],
+            [
+                rank.to_string().as_str(),
+                "3",
+                rank.to_string().as_str(),
+                "127.0.0.1"
+            ],
+            "{line}"
+        );
         let port: u16 = f[4].parse().unwrap();
         assert!(port > 0);
         ports.push(port);
     }
     assert!(ports.iter().all(|p| *p == ports[0]), "{ports:?}");
     let (_, names) = s.get(&format!("{}/log/file-names", vpath(j, v)), &[]).await;
-    assert_eq!(names["log_file_list"], json!(["ddp-V0001.0", "ddp-V0001.1", "ddp-V0001.2"]));
+    assert_eq!(
+        names["log_file_list"],
+        json!(["ddp-V0001.0", "ddp-V0001.1", "ddp-V0001.2"])
+    );
 }
 
 #[tokio::test]
 async fn one_failing_worker_fails_the_version_and_stops_the_others() {
     let s = TestServer::start(|_| {}).await;
-    let mut body = TestServer::job_body("ddpfail", "if [ \"$RANK\" = 1 ]; then sleep 0.2; exit 4; fi; sleep 30");
+    let mut body = TestServer::job_body(
+        "ddpfail",
+        "if [ \"$RANK\" = 1 ]; then sleep 0.2; exit 4; fi; sleep 30",
+    );
     body["config"]["worker_server_num"] = json!(2);
     let t0 = Instant::now();
     let (j, v) = create(&s, &body).await;
     let d = wait_status(&s, j, v, &[11]).await;
-    assert!(t0.elapsed() < Duration::from_secs(10), "the others were not stopped: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the others were not stopped: {:?}",
+        t0.elapsed()
+    );
     assert_eq!(d["exit_code"], 4, "{d}");
-    assert!(d["status_reason"].as_str().unwrap().contains("worker 1"), "{d}");
+    assert!(
+        d["status_reason"].as_str().unwrap().contains("worker 1"),
+        "{d}"
+    );
 }
 
 #[tokio::test]
@@ -428,7 +532,11 @@ async fn deleting_stops_runs_and_waiting_versions_never_start() {
     let o = out.path().to_str().unwrap();
     let (j1, v1) = create_cmd(&s, "del-run", &format!("echo $$ > {o}/pid; exec sleep 30")).await;
     wait_status(&s, j1, v1, &[8]).await;
-    let pid: i32 = wait_file(&out.path().join("pid")).await.trim().parse().unwrap();
+    let pid: i32 = wait_file(&out.path().join("pid"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
     assert!(alive(pid));
     let (j2, v2) = create_cmd(&s, "del-wait", &format!("touch {o}/ran")).await;
     wait_status(&s, j2, v2, &[7]).await;
@@ -439,7 +547,10 @@ async fn deleting_stops_runs_and_waiting_versions_never_start() {
     assert_eq!(c, 200);
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(pid) {
-        assert!(Instant::now() < deadline, "the deleted version's process still runs");
+        assert!(
+            Instant::now() < deadline,
+            "the deleted version's process still runs"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Its end is not recorded anywhere, and the waiting one never ran even with a free slot.
@@ -466,12 +577,19 @@ async fn deleting_one_running_version_keeps_the_job() {
     assert_eq!(c, 200, "{b}");
     let v2 = b["version_id"].as_i64().unwrap();
     wait_status(&s, j, v2, &[8]).await;
-    let pid: i32 = wait_file(&out.path().join("pid")).await.trim().parse().unwrap();
+    let pid: i32 = wait_file(&out.path().join("pid"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
     let (c, _) = s.delete(&vpath(j, v2)).await;
     assert_eq!(c, 200);
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(pid) {
-        assert!(Instant::now() < deadline, "the deleted version's process still runs");
+        assert!(
+            Instant::now() < deadline,
+            "the deleted version's process still runs"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -483,7 +601,10 @@ async fn deleting_one_running_version_keeps_the_job() {
 
 /// The repository root (for `examples/`).
 fn repo_root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -493,7 +614,9 @@ async fn digits_example_trains_end_to_end() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("SKIP digits_example_trains_end_to_end: python3 with scikit-learn is not installed");
+        eprintln!(
+            "SKIP digits_example_trains_end_to_end: python3 with scikit-learn is not installed"
+        );
         return;
     }
     let s = TestServer::start(|_| {}).await;
@@ -516,11 +639,18 @@ async fn digits_example_trains_end_to_end() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(d["status"], 10, "{d}");
-    let metrics: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("metrics.json")).unwrap()).unwrap();
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("metrics.json")).unwrap())
+            .unwrap();
     let acc = metrics["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.9, "a real classifier on digits: {metrics}");
     assert!(out.path().join("model.joblib").is_file());
-    let (_, page) = s.get(&format!("{}/aom-log", vpath(j, v)), &[("log_file", "digits-V0001.0"), ("lines", "500")]).await;
+    let (_, page) = s
+        .get(
+            &format!("{}/aom-log", vpath(j, v)),
+            &[("log_file", "digits-V0001.0"), ("lines", "500")],
+        )
+        .await;
     let log = page["content"].as_str().unwrap();
     assert!(log.contains("fold 1/3"), "{log}");
     assert!(log.contains("test accuracy"), "{log}");

@@ -19,7 +19,12 @@ async fn page(s: &TestServer, j: i64, v: i64, q: &[(&str, &str)]) -> (Value, Vec
 async fn a_120_line_log_walked_back_and_forth() {
     let s = TestServer::start(|_| {}).await;
     let name = "logwalk";
-    let (j, v) = create_cmd(&s, name, "i=1; while [ $i -le 120 ]; do printf 'line-%04d\\n' $i; i=$((i+1)); done").await;
+    let (j, v) = create_cmd(
+        &s,
+        name,
+        "i=1; while [ $i -le 120 ]; do printf 'line-%04d\\n' $i; i=$((i+1)); done",
+    )
+    .await;
     wait_status(&s, j, v, &[10]).await;
     let (c, fnames) = s.get(&format!("{}/log/file-names", vpath(j, v)), &[]).await;
     assert_eq!(c, 200);
@@ -35,9 +40,24 @@ async fn a_120_line_log_walked_back_and_forth() {
     let mut cur = r1.clone();
     loop {
         let base = cur["start_line"].as_str().unwrap().to_owned();
-        let (r, l) = page(&s, j, v, &[("log_file", &file), ("base_line", &base), ("order", "asc"), ("lines", "50")]).await;
+        let (r, l) = page(
+            &s,
+            j,
+            v,
+            &[
+                ("log_file", &file),
+                ("base_line", &base),
+                ("order", "asc"),
+                ("lines", "50"),
+            ],
+        )
+        .await;
         if l.is_empty() {
-            assert_eq!(r["start_line"], base.as_str(), "empty page echoes the cursor: {r}");
+            assert_eq!(
+                r["start_line"],
+                base.as_str(),
+                "empty page echoes the cursor: {r}"
+            );
             assert_eq!(r["end_line"], base.as_str(), "{r}");
             break;
         }
@@ -52,7 +72,13 @@ async fn a_120_line_log_walked_back_and_forth() {
     let mut fwd = vec![back[0].clone()];
     loop {
         let base = cur["end_line"].as_str().unwrap().to_owned();
-        let (r, l) = page(&s, j, v, &[("log_file", &file), ("base_line", &base), ("lines", "50")]).await;
+        let (r, l) = page(
+            &s,
+            j,
+            v,
+            &[("log_file", &file), ("base_line", &base), ("lines", "50")],
+        )
+        .await;
         if l.is_empty() {
             break;
         }
@@ -63,7 +89,18 @@ async fn a_120_line_log_walked_back_and_forth() {
     assert_eq!(fwd.iter().map(Vec::len).collect::<Vec<_>>(), [20, 50, 50]);
     assert_eq!(fwd.concat(), want);
     let base = oldest["start_line"].as_str().unwrap().to_owned();
-    let (_, l) = page(&s, j, v, &[("log_file", &file), ("base_line", &base), ("order", "desc"), ("lines", "5")]).await;
+    let (_, l) = page(
+        &s,
+        j,
+        v,
+        &[
+            ("log_file", &file),
+            ("base_line", &base),
+            ("order", "desc"),
+            ("lines", "5"),
+        ],
+    )
+    .await;
     assert_eq!(l, want[1..6]);
     let (_, l) = page(&s, j, v, &[("log_file", &file), ("lines", "0")]).await;
     assert!(l.is_empty());
@@ -91,9 +128,13 @@ async fn bad_parameters_are_400_naming_them() {
         let r = s.get(&path, &q).await;
         assert_error(&r, 400, "ModelArts.0101", &[name]);
     }
-    let r = s.get(&format!("{}/aom-log", vpath(j, 987654)), &[("log_file", f)]).await;
+    let r = s
+        .get(&format!("{}/aom-log", vpath(j, 987654)), &[("log_file", f)])
+        .await;
     assert_error(&r, 404, "ModelArts.2775", &[]);
-    let r = s.get(&format!("{}/log/file-names", vpath(987654, v)), &[]).await;
+    let r = s
+        .get(&format!("{}/log/file-names", vpath(987654, v)), &[])
+        .await;
     assert_error(&r, 404, "ModelArts.2775", &[]);
     let (_, l) = page(&s, j, v, &[("log_file", f), ("order", "ASC")]).await;
     assert_eq!(l, ["one"]);
@@ -108,9 +149,31 @@ async fn a_log_that_does_not_exist_yet_is_an_empty_page() {
     wait_status(&s, j, v, &[7]).await;
     let (b, l) = page(&s, j, v, &[("log_file", "queued-V0001.0")]).await;
     assert!(l.is_empty());
-    assert_eq!((b["content"].as_str(), b["start_line"].as_str(), b["end_line"].as_str()), (Some(""), Some(""), Some("")), "{b}");
-    let (b, _) = page(&s, j, v, &[("log_file", "queued-V0001.0"), ("base_line", "0"), ("order", "asc")]).await;
-    assert_eq!((b["start_line"].as_str(), b["end_line"].as_str()), (Some("0"), Some("0")), "{b}");
+    assert_eq!(
+        (
+            b["content"].as_str(),
+            b["start_line"].as_str(),
+            b["end_line"].as_str()
+        ),
+        (Some(""), Some(""), Some("")),
+        "{b}"
+    );
+    let (b, _) = page(
+        &s,
+        j,
+        v,
+        &[
+            ("log_file", "queued-V0001.0"),
+            ("base_line", "0"),
+            ("order", "asc"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (b["start_line"].as_str(), b["end_line"].as_str()),
+        (Some("0"), Some("0")),
+        "{b}"
+    );
     for (jj, vv) in [(j1, v1), (j, v)] {
         let (c, _) = s.post(&format!("{}/stop", vpath(jj, vv)), &json!({})).await;
         assert_eq!(c, 200);
@@ -127,7 +190,11 @@ async fn lines_are_readable_while_the_version_runs() {
     loop {
         let (_, l) = page(&s, j, v, &[("log_file", "tail-V0001.0")]).await;
         if l.len() == 2 {
-            assert_eq!(l, ["first", "second"], "stdout and stderr interleaved in order");
+            assert_eq!(
+                l,
+                ["first", "second"],
+                "stdout and stderr interleaved in order"
+            );
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{l:?}");
@@ -143,7 +210,10 @@ async fn log_url_receives_a_copy_per_worker_when_the_version_ends() {
     let s = TestServer::start(|_| {}).await;
     let dest = tempfile::tempdir().unwrap();
     let logs = dest.path().join("copies");
-    let mut body = TestServer::job_body("copied", "echo \"worker $RANK\"; echo last-no-newline | tr -d '\\n'");
+    let mut body = TestServer::job_body(
+        "copied",
+        "echo \"worker $RANK\"; echo last-no-newline | tr -d '\\n'",
+    );
     body["config"]["worker_server_num"] = json!(2);
     body["config"]["log_url"] = json!(logs.to_str().unwrap());
     let (j, v) = create(&s, &body).await;

@@ -51,16 +51,28 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
     )
     .await;
     // killed: its processes are killed while no server runs → 14 without exit code.
-    let killed = create_cmd(&s, "killed", &format!("echo $$ >> {m}/killed; exec sleep 60")).await;
+    let killed = create_cmd(
+        &s,
+        "killed",
+        &format!("echo $$ >> {m}/killed; exec sleep 60"),
+    )
+    .await;
     // finished: ends with code 7 while no server runs → 14 keeping exit code 7.
     let finished = create_cmd(
         &s,
         "finished",
-        &format!("echo start >> {m}/finished; while [ ! -e {m}/finish ]; do sleep 0.05; done; exit 7"),
+        &format!(
+            "echo start >> {m}/finished; while [ ! -e {m}/finish ]; do sleep 0.05; done; exit 7"
+        ),
     )
     .await;
     // stopping: in 9 KILLING at shutdown (ignores SIGTERM); the new server stops it → 12.
-    let stopping = create_cmd(&s, "stopping", &format!("trap '' TERM; echo $$ >> {m}/stopping; sleep 60")).await;
+    let stopping = create_cmd(
+        &s,
+        "stopping",
+        &format!("trap '' TERM; echo $$ >> {m}/stopping; sleep 60"),
+    )
+    .await;
     for &(j, v) in &[adopted, killed, finished, stopping] {
         wait_status(&s, j, v, &[8]).await;
     }
@@ -69,12 +81,25 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
     let w2 = create_cmd(&s, "waiting2", &format!("echo run >> {m}/waiting2")).await;
     wait_status(&s, w1.0, w1.1, &[7]).await;
     wait_status(&s, w2.0, w2.1, &[7]).await;
-    let stopping_pid: i32 = wait_file(&marks.path().join("stopping")).await.trim().parse().unwrap();
+    let stopping_pid: i32 = wait_file(&marks.path().join("stopping"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await; // the trap is installed
-    let (c, _) = s.post(&format!("/training-jobs/{}/versions/{}/stop", stopping.0, stopping.1), &json!({})).await;
+    let (c, _) = s
+        .post(
+            &format!("/training-jobs/{}/versions/{}/stop", stopping.0, stopping.1),
+            &json!({}),
+        )
+        .await;
     assert_eq!(c, 200);
     assert_eq!(detail(&s, stopping.0, stopping.1).await["status"], 9);
-    let killed_pid: i32 = wait_file(&marks.path().join("killed")).await.trim().parse().unwrap();
+    let killed_pid: i32 = wait_file(&marks.path().join("killed"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
     wait_file(&marks.path().join("adopted")).await;
     wait_file(&marks.path().join("finished")).await;
 
@@ -99,7 +124,10 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
     let d = detail(&s, killed.0, killed.1).await;
     assert_eq!(d["status"], 14, "{d}");
     assert_eq!(d["exit_code"], serde_json::Value::Null, "{d}");
-    assert!(d["status_reason"].as_str().unwrap().contains("worker 0"), "{d}");
+    assert!(
+        d["status_reason"].as_str().unwrap().contains("worker 0"),
+        "{d}"
+    );
     assert!(d["end_time"].is_i64(), "{d}");
     let d = detail(&s, finished.0, finished.1).await;
     assert_eq!(d["status"], 14, "{d}");
@@ -114,7 +142,13 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
     // SIGKILL after the grace also kills the adopted worker's wrapper, so no exit status is
     // recorded: -1 (unknown) rather than 137.
     assert!(d["exit_code"] == -1 || d["exit_code"] == 137, "{d}");
-    assert!(d["status_reason"].as_str().unwrap().starts_with("stopped on request"), "{d}");
+    assert!(
+        d["status_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("stopped on request"),
+        "{d}"
+    );
     assert!(!alive(stopping_pid));
     wait_status(&s, w1.0, w1.1, &[10]).await;
     wait_status(&s, w2.0, w2.1, &[10]).await;
@@ -131,13 +165,25 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["job_name"].as_str().unwrap().to_owned(), r["status"].as_i64().unwrap()))
+        .map(|r| {
+            (
+                r["job_name"].as_str().unwrap().to_owned(),
+                r["status"].as_i64().unwrap(),
+            )
+        })
         .collect();
     st.sort();
     assert_eq!(
         st,
-        [("adopted", 10), ("finished", 14), ("killed", 14), ("stopping", 12), ("waiting1", 10), ("waiting2", 10)]
-            .map(|(n, s)| (n.to_owned(), s))
+        [
+            ("adopted", 10),
+            ("finished", 14),
+            ("killed", 14),
+            ("stopping", 12),
+            ("waiting1", 10),
+            ("waiting2", 10)
+        ]
+        .map(|(n, s)| (n.to_owned(), s))
     );
 }
 
@@ -150,7 +196,11 @@ async fn workers_started_but_never_recorded_are_killed_and_the_version_runs_agai
     let s = TestServer::start(|_| {}).await;
     let (j, v) = create_cmd(&s, "orphan", &format!("echo $$ >> {m}/pids; exec sleep 60")).await;
     wait_status(&s, j, v, &[8]).await;
-    let first: i32 = wait_file(&marks.path().join("pids")).await.trim().parse().unwrap();
+    let first: i32 = wait_file(&marks.path().join("pids"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
     let dir = s.stop().await;
     let db = dir.path().join("trainyard.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -177,7 +227,9 @@ async fn workers_started_but_never_recorded_are_killed_and_the_version_runs_agai
     assert_eq!(pids.len(), 2, "{pids:?}");
     let second: i32 = pids[1].parse().unwrap();
     assert!(alive(second));
-    let (c, _) = s.post(&format!("/training-jobs/{j}/versions/{v}/stop"), &json!({})).await;
+    let (c, _) = s
+        .post(&format!("/training-jobs/{j}/versions/{v}/stop"), &json!({}))
+        .await;
     assert_eq!(c, 200);
     wait_status(&s, j, v, &[12]).await;
     assert!(!alive(second));
