@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{version}/aom-log"), get(logs::aom_log))
         .route(&format!("{v1}/job/resource-specs"), get(meta::list_specs))
         .route(&format!("{v1}/job/ai-engines"), get(meta::list_engines))
+        .route("/v3", get(auth::identity_version))
         .route("/v3/auth/tokens", post(auth::issue_token))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(

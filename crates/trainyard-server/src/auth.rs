@@ -543,6 +543,29 @@ pub async fn issue_token(
     resp
 }
 
+/// `GET /v3`: the Keystone version document, so OpenStack clients (keystoneauth) discover the
+/// identity API at the `auth_url` they were given instead of guessing from the URL.
+pub async fn identity_version(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = format!("http://{}/v3/", public_authority(&state, &headers));
+    let body = json!({"version": {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": base}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+    }});
+    let mut resp = (
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 // ---------------------------------------------------------------------------------------------
 // Local default account
 // ---------------------------------------------------------------------------------------------

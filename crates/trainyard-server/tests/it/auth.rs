@@ -136,6 +136,22 @@ async fn token_endpoint_body_and_iam_0004() {
         assert_eq!(svc["endpoints"][0]["url"], url.as_str(), "{kind}");
         assert_eq!(svc["endpoints"][0]["interface"], "public");
     }
+    // The identity version document, for keystoneauth's discovery of the auth_url.
+    let v: Value = s
+        .server
+        .client
+        .get(format!("{}/v3", s.server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["version"]["status"], "stable");
+    assert_eq!(
+        v["version"]["links"][0]["href"],
+        format!("http://{}/v3/", s.server.addr)
+    );
     // Scope by name works too, and the token is usable.
     let r = s
         .login("alice", "alice", ALICE_PASSWORD, json!({"name": "main"}))
