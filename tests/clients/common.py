@@ -13,6 +13,8 @@ def parse_args(description):
                     help="credentials.json written by `trainyard serve` (default: $TRAINYARD_DATA_DIR"
                          "/credentials.json, else ./trainyard-data/credentials.json)")
     ap.add_argument("--endpoint", help="server URL (default: the file's endpoint)")
+    ap.add_argument("--ak", help="access key to use instead of the file's (with --sk)")
+    ap.add_argument("--sk", help="its secret key")
     args = ap.parse_args()
     path = args.credentials
     if not path:
@@ -22,6 +24,8 @@ def parse_args(description):
         creds = json.load(f)
     if args.endpoint:
         creds["endpoint"] = args.endpoint
+    if args.ak and args.sk:
+        creds["access_key"], creds["secret_key"] = args.ak, args.sk
     creds["endpoint"] = creds["endpoint"].rstrip("/")
     return creds
 

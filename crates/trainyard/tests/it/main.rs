@@ -1,3 +1,4 @@
 //! Integration tests of the `trainyard` binary (one test binary, one module per area).
 
+mod admin;
 mod durability;
