@@ -1,15 +1,18 @@
 //! `trainyard`: the server (`trainyard serve`) and the command-line client in one binary.
 
 mod admin;
+mod cli;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// trainyard: a self-hosted training-job service speaking the ModelArts v1 API.
 #[derive(Debug, Parser)]
 #[command(name = "trainyard", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    conn: cli::ConnArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,9 +35,37 @@ enum Command {
     ///
     /// Example: `trainyard projects add research`
     Projects(admin::ProjectsArgs),
+    /// Training jobs: list, create, show, versions, stop, delete, describe, logs, wait.
+    ///
+    /// Example: `trainyard jobs list --status RUNNING --output json`
+    Jobs(cli::jobs::JobsArgs),
+    /// The resource specs jobs may use.
+    ///
+    /// Example: `trainyard specs`
+    Specs(cli::meta::MetaArgs),
+    /// The engines jobs may use.
+    ///
+    /// Example: `trainyard engines --output json`
+    Engines(cli::meta::MetaArgs),
+    /// Named training-job configs.
+    ///
+    /// Example: `trainyard configs list`
+    Configs(cli::meta::ConfigsArgs),
+    /// Import job history from NDJSON or CSV (or a public cluster trace with --trace).
+    ///
+    /// Example: `trainyard import history.ndjson`
+    Import(cli::import::ImportArgs),
+    /// Print a shell completion script.
+    ///
+    /// Example: `trainyard completions bash > /etc/bash_completion.d/trainyard`
+    Completions(cli::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: `time` reads the local offset only in a single-threaded process.
+    cli::output::init_local_offset();
+    // reqwest is built without a default crypto provider (design notes §1.3).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -52,6 +83,12 @@ fn main() -> ExitCode {
             Command::Users(args) => admin::users(args),
             Command::Keys(args) => admin::keys(args),
             Command::Projects(args) => admin::projects(args),
+            Command::Jobs(args) => cli::jobs::run(&cli.conn, args).await,
+            Command::Specs(args) => cli::meta::specs(&cli.conn, &args).await,
+            Command::Engines(args) => cli::meta::engines(&cli.conn, &args).await,
+            Command::Configs(args) => cli::meta::configs(&cli.conn, args).await,
+            Command::Import(args) => cli::import::run(&cli.conn, args).await,
+            Command::Completions(args) => cli::completions(&args, &mut Cli::command()),
         }
     });
     match result {

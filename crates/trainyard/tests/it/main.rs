@@ -1,4 +1,5 @@
 //! Integration tests of the `trainyard` binary (one test binary, one module per area).
 
 mod admin;
+mod cli;
 mod durability;

@@ -1,0 +1,285 @@
+//! `trainyard import FILE`: job history from NDJSON or CSV (`import.md`), sent in batches of at
+//! most 100,000 records and 64 MiB, with a progress bar on stderr when it is a terminal.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, ValueEnum};
+use serde_json::{Map, Value, json};
+use trainyard_client::api::history::{MAX_BODY_BYTES, MAX_RECORDS};
+use trainyard_client::{Estimator, Session};
+
+use super::output::{self, outln};
+use super::{ConnArgs, OutputArgs, OutputFormat};
+
+/// Flags of `trainyard import`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  trainyard import history.ndjson\n  trainyard import runs.csv\n  \
+\n\
+NDJSON: one JSON object per line with the fields of POST /trainyard/v1/{project_id}/job-history\n\
+(job_name, job_desc, workspace_id, status, create_time, start_time, end_time, engine_type,\n\
+worker_server_num). CSV: a header line with the same column names; empty cells are absent.\n\
+Each batch is imported all or nothing; batches before a refused one stay imported."
+)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    out: OutputArgs,
+    /// The file to import.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// File format [default: csv for a .csv file, ndjson otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Records per request, 1-100000.
+    #[arg(long, value_name = "N", default_value_t = MAX_RECORDS)]
+    batch_size: usize,
+}
+
+/// Input formats of `trainyard import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+const INT_COLUMNS: [&str; 6] = [
+    "status",
+    "create_time",
+    "start_time",
+    "end_time",
+    "engine_type",
+    "worker_server_num",
+];
+
+/// One CSV file as history records: each non-empty cell becomes a field, integers for the
+/// integer columns of `import.md`, strings otherwise.
+fn csv_records(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_path(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let headers: Vec<String> = rdr
+        .headers()
+        .with_context(|| format!("reading the header of {}", path.display()))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: record {}", path.display(), i + 1))?;
+        let line = rec.position().map_or(i as u64 + 2, |p| p.line());
+        let mut obj = Map::new();
+        for (h, cell) in headers.iter().zip(rec.iter()) {
+            if cell.is_empty() {
+                continue;
+            }
+            let v = if INT_COLUMNS.contains(&h.as_str()) {
+                let n: i64 = cell.trim().parse().map_err(|_| {
+                    anyhow!(
+                        "ModelArts.0101: {} line {line}: {h} must be an integer, got {cell:?}",
+                        path.display()
+                    )
+                })?;
+                Value::from(n)
+            } else {
+                Value::String(cell.to_owned())
+            };
+            obj.insert(h.clone(), v);
+        }
+        out.push(serde_json::to_vec(&Value::Object(obj))?);
+    }
+    Ok(out)
+}
+
+/// The non-blank lines of an NDJSON file, unparsed (the server checks them).
+fn ndjson_records(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// Splits records into request bodies of at most `max_lines` records and 64 MiB.
+fn batches(records: &[Vec<u8>], max_lines: usize) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut body = Vec::new();
+    let mut first = 0;
+    let mut n = 0;
+    for (i, r) in records.iter().enumerate() {
+        if r.len() + 1 > MAX_BODY_BYTES {
+            bail!("record {} is larger than 64 MiB", i + 1);
+        }
+        if n == max_lines || body.len() + r.len() + 1 > MAX_BODY_BYTES {
+            out.push((first, std::mem::take(&mut body)));
+            first = i;
+            n = 0;
+        }
+        body.extend_from_slice(r);
+        body.push(b'\n');
+        n += 1;
+    }
+    if n > 0 {
+        out.push((first, body));
+    }
+    Ok(out)
+}
+
+/// Runs `trainyard import`.
+pub async fn run(conn: &ConnArgs, args: ImportArgs) -> anyhow::Result<()> {
+    let session = conn.session()?;
+    if !(1..=MAX_RECORDS).contains(&args.batch_size) {
+        bail!(
+            "--batch-size must be 1-{MAX_RECORDS}, got {}",
+            args.batch_size
+        );
+    }
+    let records = {
+        let format = args.format.unwrap_or_else(|| {
+            if args
+                .file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
+                Format::Csv
+            } else {
+                Format::Ndjson
+            }
+        });
+        match format {
+            Format::Csv => csv_records(&args.file)?,
+            Format::Ndjson => ndjson_records(&args.file)?,
+        }
+    };
+    if records.is_empty() {
+        bail!("{} has no records", args.file.display());
+    }
+    let total = records.len();
+    let bodies = batches(&records, args.batch_size)?;
+    drop(records);
+    let summary = send(&session, &args.file, bodies, total).await?;
+    match args.out.output {
+        OutputFormat::Json => output::print_json(&summary)?,
+        OutputFormat::Table => outln!(
+            "imported {} jobs (ids {}-{}) in {} batches",
+            summary["imported"],
+            summary["first_job_id"],
+            summary["last_job_id"],
+            summary["batches"]
+        ),
+    }
+    Ok(())
+}
+
+async fn send(
+    session: &Session,
+    file: &Path,
+    bodies: Vec<(usize, Vec<u8>)>,
+    total: usize,
+) -> anyhow::Result<Value> {
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if output::stderr_is_tty() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} records ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let n_batches = bodies.len();
+    let mut imported: u64 = 0;
+    let mut first_id: Option<i64> = None;
+    let mut last_id: Option<i64> = None;
+    for (k, (first, body)) in bodies.into_iter().enumerate() {
+        let count = body.iter().filter(|b| **b == b'\n').count();
+        match Estimator::import_history_ndjson(session, body).await {
+            Ok(resp) => {
+                imported += resp.imported;
+                first_id.get_or_insert(resp.first_job_id);
+                last_id = Some(resp.last_job_id);
+                bar.inc(count as u64);
+            }
+            Err(e) if n_batches == 1 => {
+                bar.abandon();
+                return Err(e.into());
+            }
+            Err(e) => {
+                bar.abandon();
+                return Err(anyhow!(
+                    "{e} (in batch {} of {n_batches}, records {}-{} of {}; {imported} records were imported before it)",
+                    k + 1,
+                    first + 1,
+                    first + count,
+                    file.display()
+                ));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(json!({
+        "is_success": true,
+        "imported": imported,
+        "first_job_id": first_id,
+        "last_job_id": last_id,
+        "batches": n_batches,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_by_count() {
+        let recs: Vec<Vec<u8>> = (0..5)
+            .map(|i| format!("{{\"i\":{i}}}").into_bytes())
+            .collect();
+        let b = batches(&recs, 2).unwrap();
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0], (0, b"{\"i\":0}\n{\"i\":1}\n".to_vec()));
+        assert_eq!(b[1].0, 2);
+        assert_eq!(b[2], (4, b"{\"i\":4}\n".to_vec()));
+        assert_eq!(batches(&recs, 100).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn csv_cells_become_typed_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.csv");
+        std::fs::write(
+            &p,
+            "job_name,status,create_time,end_time,job_desc\nrun-1,10,1000,,\"hello, world\"\nrun-2,x,1,,\n",
+        )
+        .unwrap();
+        let err = csv_records(&p).unwrap_err().to_string();
+        assert!(err.contains("line 3: status must be an integer"), "{err}");
+        std::fs::write(
+            &p,
+            "job_name,status,create_time,end_time,job_desc\nrun-1,10,1000,,\"hello, world\"\n",
+        )
+        .unwrap();
+        let recs = csv_records(&p).unwrap();
+        let v: Value = serde_json::from_slice(&recs[0]).unwrap();
+        assert_eq!(
+            v,
+            json!({"job_name": "run-1", "status": 10, "create_time": 1000, "job_desc": "hello, world"})
+        );
+    }
+
+    #[test]
+    fn ndjson_skips_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.ndjson");
+        std::fs::write(&p, "{\"a\":1}\r\n\n  \n{\"b\":2}").unwrap();
+        let recs = ndjson_records(&p).unwrap();
+        assert_eq!(recs, vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
+    }
+}

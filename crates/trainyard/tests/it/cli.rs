@@ -1,0 +1,722 @@
+//! The `trainyard` CLI end to end: a real `trainyard serve --insecure-no-auth` child process, the
+//! CLI run against it, outputs compared with the API's own answers.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+/// A POSIX TZ of UTC+2 (no tz database needed): tables must show local times in it.
+const TZ: &str = "XYZ-2";
+
+/// A `trainyard serve` child process on a free port with a temporary data directory, killed
+/// when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    dir: tempfile::TempDir,
+    /// Authentication on: the CLI finds its credentials in `./trainyard-data/credentials.json`.
+    auth: bool,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start() -> Server {
+        Server::start_mode(false)
+    }
+
+    /// With `auth`, the server runs in the temporary directory with its default data directory
+    /// (`./trainyard-data`) and authentication on, as a local quickstart does.
+    fn start_mode(auth: bool) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainyard"));
+        cmd.current_dir(dir.path())
+            .args(["serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TRAINYARD_") {
+                cmd.env_remove(k);
+            }
+        }
+        if !auth {
+            cmd.arg("--insecure-no-auth")
+                .arg("--data-dir")
+                .arg(dir.path().join("data"));
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            auth,
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not listen within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // With authentication the credentials file is written just after the port is bound.
+        let file = server.dir.path().join("trainyard-data/credentials.json");
+        while auth && !file.is_file() {
+            assert!(Instant::now() < deadline, "no credentials file within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// The CLI pointed at this server, isolated from the caller's environment.
+    fn cli(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_trainyard"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TRAINYARD_") {
+                c.env_remove(k);
+            }
+        }
+        c.current_dir(self.dir.path()).env("TZ", TZ);
+        if !self.auth {
+            c.args(["--endpoint", &self.base, "--project", PROJECT]);
+        }
+        c
+    }
+
+    /// Runs the CLI with `args` (bounded to 60 s).
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.cli();
+        c.args(args);
+        let mut c = assert_cmd::Command::from_std(c);
+        c.timeout(Duration::from_secs(60));
+        c.output().unwrap()
+    }
+
+    /// Runs the CLI, asserts success and returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "trainyard {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs the CLI with `--output json` and parses stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["--output", "json"]);
+        let text = self.ok(&a);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+    }
+
+    /// GET `/v1/{PROJECT}{path}` straight from the API.
+    fn api(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        let url = format!("{}/v1/{PROJECT}{path}", self.base);
+        let r = reqwest::blocking::Client::new()
+            .get(url)
+            .query(query)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .unwrap();
+        r.json().unwrap()
+    }
+
+    /// Polls the version until it is terminal (bounded).
+    fn wait_terminal(&self, job: i64, version: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self.api(&format!("/training-jobs/{job}/versions/{version}"), &[]);
+            if [3, 5, 6, 10, 11, 12, 13, 14].contains(&v["status"].as_i64().unwrap_or(-1)) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "version did not end: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// 30 history records: names `alpha-NN`/`beta-NN`, workspace `0` or `ws2`, statuses 10/11/12,
+/// create times 1,700,000,000,000 + k s, durations k * 1,000 ms.
+fn history(dir: &Path) -> std::path::PathBuf {
+    let mut text = String::new();
+    for k in 0..30_i64 {
+        let name = if k % 3 == 0 {
+            format!("beta-{k:02}")
+        } else {
+            format!("alpha-{k:02}")
+        };
+        let ws = if k % 5 == 0 { "ws2" } else { "0" };
+        let status = [10, 11, 12][(k % 3) as usize];
+        let create = 1_700_000_000_000 + k * 1000;
+        let rec = json!({"job_name": name, "workspace_id": ws, "status": status, "create_time": create,
+                         "start_time": create, "end_time": create + k * 1000, "job_desc": format!("run {k}")});
+        text.push_str(&rec.to_string());
+        text.push('\n');
+    }
+    // One long run: 1 h 02 min 03 s.
+    text.push_str(
+        &json!({"job_name": "long-run", "status": 10, "create_time": 1_700_000_000_000_i64,
+                "start_time": 1_700_000_000_000_i64, "end_time": 1_700_000_000_000_i64 + 3_723_000})
+        .to_string(),
+    );
+    text.push('\n');
+    let p = dir.join("history.ndjson");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// CLI arguments and the API query pairs that mean the same.
+type Case = (Vec<&'static str>, Vec<(&'static str, &'static str)>);
+
+#[test]
+fn import_then_list_with_every_option() {
+    let s = Server::start();
+    let file = history(s.dir.path());
+    let out = s.ok(&["import", file.to_str().unwrap(), "--batch-size", "7"]);
+    assert_eq!(out, "imported 31 jobs (ids 1-31) in 5 batches\n");
+
+    // Each CLI option against the API's answer to the same query (CLI default order: desc).
+    let cases: Vec<Case> = vec![
+        (vec![], vec![("order", "desc")]),
+        (
+            vec!["--status", "FAILED,10"],
+            vec![("status", "11,10"), ("order", "desc")],
+        ),
+        (
+            vec!["--status", "12", "--status", "JOBSTAT_FAILED"],
+            vec![("status", "11,12"), ("order", "desc")],
+        ),
+        (
+            vec!["--per-page", "5", "--page", "2"],
+            vec![("per_page", "5"), ("page", "2"), ("order", "desc")],
+        ),
+        (
+            vec!["--sort-by", "create_time", "--order", "asc"],
+            vec![("sortBy", "create_time"), ("order", "asc")],
+        ),
+        (
+            vec!["--sort-by", "duration"],
+            vec![("sortBy", "duration"), ("order", "desc")],
+        ),
+        (
+            vec!["--search", "ALPHA-1"],
+            vec![("search_content", "ALPHA-1"), ("order", "desc")],
+        ),
+        (
+            vec!["--workspace", "ws2", "--per-page", "100"],
+            vec![
+                ("workspace_id", "ws2"),
+                ("per_page", "100"),
+                ("order", "desc"),
+            ],
+        ),
+    ];
+    for (args, query) in &cases {
+        let mut a = vec!["jobs", "list"];
+        a.extend(args);
+        let got = s.json(&a);
+        let want = s.api("/training-jobs", query);
+        assert_eq!(want["is_success"], true, "{query:?}: {want}");
+        assert_eq!(got, want, "trainyard {a:?}");
+    }
+    // --all: every row of every page (here with 4 per page), as one JSON array.
+    let all = s.json(&[
+        "jobs",
+        "list",
+        "--all",
+        "--per-page",
+        "4",
+        "--sort-by",
+        "create_time",
+    ]);
+    let want = s.api(
+        "/training-jobs",
+        &[
+            ("per_page", "1000"),
+            ("sortBy", "create_time"),
+            ("order", "desc"),
+        ],
+    );
+    assert_eq!(all, want["jobs"]);
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        25,
+        "workspace 0 holds 31 - 6 jobs"
+    );
+
+    // The table: statuses by name and code, local times (UTC+2), durations as 1h02m03s.
+    let table = s.ok(&["jobs", "list", "--search", "long-run"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("JOB ID") && lines[0].contains("STATUS"),
+        "{table}"
+    );
+    assert!(lines[1].contains("long-run"), "{table}");
+    assert!(lines[1].contains("COMPLETED (10)"), "{table}");
+    assert!(lines[1].contains("2023-11-15 00:13:20"), "{table}");
+    assert!(lines[1].contains("1h02m03s"), "{table}");
+    assert!(table.contains("1 of 1 jobs"), "{table}");
+    let table = s.ok(&[
+        "jobs",
+        "list",
+        "--status",
+        "11",
+        "--per-page",
+        "3",
+        "--order",
+        "asc",
+    ]);
+    assert_eq!(table.matches("FAILED (11)").count(), 3, "{table}");
+
+    // Errors: one line, the server's code and message, non-zero exit.
+    let o = s.run(&["jobs", "list", "--per-page", "1001"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: ModelArts.0101: per_page must be an integer 1-1000, got \"1001\"\n"
+    );
+    assert!(o.stdout.is_empty());
+    let o = s.run(&["jobs", "list", "--page", "0"]);
+    assert!(
+        stderr(&o).starts_with("error: ModelArts.0101: page"),
+        "{}",
+        stderr(&o)
+    );
+    let o = s.run(&["jobs", "list", "--sort-by", "bogus"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    let o = s.run(&["jobs", "list", "--status", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // A second import of the same names is refused as a whole, with the server's message.
+    let o = s.run(&["import", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: ModelArts.0103: line 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(s.api("/training-jobs", &[])["job_total_count"], 25);
+}
+
+#[test]
+fn import_csv() {
+    let s = Server::start();
+    let p = s.dir.path().join("h.csv");
+    std::fs::write(
+        &p,
+        "job_name,status,create_time,start_time,end_time,job_desc\n\
+         csv-1,10,1700000000000,1700000001000,1700000061000,\"with, comma\"\n\
+         csv-2,11,1700000000001,,,\n",
+    )
+    .unwrap();
+    let summary = s.json(&["import", p.to_str().unwrap()]);
+    assert_eq!(summary["imported"], 2);
+    assert_eq!(summary["batches"], 1);
+    let list = s.api("/training-jobs", &[("order", "asc")]);
+    assert_eq!(list["jobs"][0]["job_name"], "csv-1");
+    assert_eq!(list["jobs"][0]["job_desc"], "with, comma");
+    assert_eq!(list["jobs"][0]["duration"], 60_000);
+    assert_eq!(list["jobs"][1]["status"], 11);
+    std::fs::write(&p, "job_name,status,create_time\ncsv-3,ten,1\n").unwrap();
+    let o = s.run(&["import", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("line 2: status must be an integer"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn job_lifecycle_create_show_versions_describe_stop_delete() {
+    let s = Server::start();
+    let created = s.json(&[
+        "jobs",
+        "create",
+        "--name",
+        "life",
+        "--desc",
+        "first",
+        "--command",
+        "sleep 30",
+    ]);
+    assert_eq!(created["job_name"], "life");
+    assert_eq!(created["version_name"], "V0001");
+    let job = created["job_id"].as_i64().unwrap();
+    let v1 = created["version_id"].as_i64().unwrap();
+
+    // show (by id and by name) = the API's version detail
+    let shown = s.json(&["jobs", "show", &job.to_string()]);
+    assert_eq!(shown["job_name"], "life");
+    assert_eq!(shown["user_command"], "sleep 30");
+    assert_eq!(shown["spec_id"], 1, "the first available spec by default");
+    assert_eq!(shown["worker_server_num"], 1);
+    let by_name = s.json(&["jobs", "show", "life", "--version", "V0001"]);
+    assert_eq!(by_name["version_id"], v1);
+    let api = s.api(&format!("/training-jobs/{job}/versions/{v1}"), &[]);
+    for k in [
+        "job_id",
+        "job_name",
+        "version_id",
+        "create_time",
+        "spec_id",
+        "user_command",
+    ] {
+        assert_eq!(shown[k], api[k], "{k}");
+    }
+    let table = s.ok(&["jobs", "show", "life"]);
+    assert!(table.contains("sleep 30"), "{table}");
+    assert!(table.contains("V0001"), "{table}");
+
+    // describe
+    assert_eq!(
+        s.ok(&["jobs", "describe", "life", "second"]),
+        format!("job {job}: description updated\n")
+    );
+    assert_eq!(
+        s.api(&format!("/training-jobs/{job}/versions/{v1}"), &[])["job_desc"],
+        "second"
+    );
+
+    // stop the latest version
+    let out = s.ok(&["jobs", "stop", "life"]);
+    assert!(
+        out.starts_with(&format!("stopping job {job} version {v1}: ")),
+        "{out}"
+    );
+    let v = s.wait_terminal(job, v1);
+    assert!([12, 13].contains(&v["status"].as_i64().unwrap()), "{v}");
+
+    // versions = the API's version list
+    let versions = s.json(&["jobs", "versions", "life"]);
+    let api = s.api(
+        &format!("/training-jobs/{job}/versions"),
+        &[("per_page", "1000"), ("page", "0")],
+    );
+    assert_eq!(versions["version_count"], 1);
+    assert_eq!(
+        versions["versions"][0]["version_id"],
+        api["versions"][0]["version_id"]
+    );
+    assert_eq!(
+        versions["versions"][0]["status"],
+        api["versions"][0]["status"]
+    );
+
+    // delete the job; then it is gone
+    assert_eq!(
+        s.ok(&["jobs", "delete", "life"]),
+        format!("deleted job {job}\n")
+    );
+    let o = s.run(&["jobs", "show", &job.to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: ModelArts.2775"),
+        "{}",
+        stderr(&o)
+    );
+    let o = s.run(&["jobs", "show", "life"]);
+    assert!(
+        stderr(&o).starts_with("error: ModelArts.2775"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn create_from_file_with_engine_params_and_delete_version() {
+    let s = Server::start();
+    let code = s.dir.path().join("code");
+    std::fs::create_dir(&code).unwrap();
+    std::fs::write(
+        code.join("train.py"),
+        "import sys\nprint('args', ' '.join(sys.argv[1:]))\n",
+    )
+    .unwrap();
+    let body = json!({"job_name": "from-file", "job_desc": "file desc",
+                      "config": {"worker_server_num": 1, "spec_id": 1}});
+    let file = s.dir.path().join("job.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    // Flags override the file: another name, an engine by name, a boot file, parameters.
+    let created = s.json(&[
+        "jobs",
+        "create",
+        "--file",
+        file.to_str().unwrap(),
+        "--name",
+        "flagged",
+        "--engine",
+        "python",
+        "--app-url",
+        code.to_str().unwrap(),
+        "--boot-file",
+        "train.py",
+        "--param",
+        "lr=0.1",
+        "--param",
+        "epochs=2",
+    ]);
+    let job = created["job_id"].as_i64().unwrap();
+    let v1 = created["version_id"].as_i64().unwrap();
+    let v = s.json(&["jobs", "show", "flagged"]);
+    assert_eq!(v["job_desc"], "file desc");
+    assert_eq!(v["engine_name"], "Python");
+    assert_eq!(v["app_url"], code.to_str().unwrap());
+    assert_eq!(v["boot_file_url"], "train.py");
+    assert_eq!(
+        v["parameter"],
+        json!([{"label": "lr", "value": "0.1"}, {"label": "epochs", "value": "2"}])
+    );
+    let done = s.wait_terminal(job, v1);
+    assert_eq!(done["status"], 10, "{done}");
+    let log = s.ok(&["jobs", "logs", "flagged"]);
+    assert!(log.contains("args --lr=0.1 --epochs=2"), "{log}");
+
+    // A bad engine name is refused before anything is created.
+    let o = s.run(&[
+        "jobs",
+        "create",
+        "--name",
+        "x",
+        "--engine",
+        "cobol",
+        "--command",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no engine \"cobol\""), "{}", stderr(&o));
+
+    // delete --version V0001 of a two-version job leaves V0002.
+    let url = format!("{}/v1/{PROJECT}/training-jobs/{job}/versions", s.base);
+    let r: Value = reqwest::blocking::Client::new()
+        .post(url)
+        .json(&json!({"config": {"pre_version_id": v1, "user_command": "true"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["version_name"], "V0002", "{r}");
+    s.ok(&["jobs", "delete", "flagged", "--version", "V0001"]);
+    let versions = s.json(&["jobs", "versions", &job.to_string()]);
+    assert_eq!(versions["version_count"], 1);
+    assert_eq!(versions["versions"][0]["version_name"], "V0002");
+}
+
+#[test]
+fn logs_follow_ends_when_the_version_ends() {
+    let s = Server::start();
+    let created = s.json(&[
+        "jobs",
+        "create",
+        "--name",
+        "chatty",
+        "--command",
+        "for i in 1 2 3 4 5; do echo line $i; sleep 0.3; done",
+    ]);
+    let job = created["job_id"].as_i64().unwrap();
+    let t = Instant::now();
+    let out = s.ok(&["jobs", "logs", "chatty", "-f", "--poll", "0.1"]);
+    assert_eq!(out, "line 1\nline 2\nline 3\nline 4\nline 5\n");
+    assert!(t.elapsed() < Duration::from_secs(30));
+    let v = s.api(
+        &format!("/training-jobs/{job}/versions/{}", created["version_id"]),
+        &[],
+    );
+    assert_eq!(
+        v["status"], 10,
+        "logs -f returned before the version ended: {v}"
+    );
+    // Without -f: the newest N lines.
+    assert_eq!(
+        s.ok(&["jobs", "logs", "chatty", "--lines", "2"]),
+        "line 4\nline 5\n"
+    );
+    assert_eq!(s.ok(&["jobs", "logs", "chatty"]).lines().count(), 5);
+    let o = s.run(&["jobs", "logs", "chatty", "--worker", "3"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no worker 3"), "{}", stderr(&o));
+}
+
+#[test]
+fn wait_exit_codes() {
+    let s = Server::start();
+    s.ok(&["jobs", "create", "--name", "good", "--command", "exit 0"]);
+    s.ok(&[
+        "jobs",
+        "create",
+        "--name",
+        "bad",
+        "--command",
+        "echo oops; exit 3",
+    ]);
+    s.ok(&["jobs", "create", "--name", "slow", "--command", "sleep 30"]);
+
+    let o = s.run(&["jobs", "wait", "good", "--interval", "0.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("COMPLETED (10)") && out.contains("exit code 0"),
+        "{out}"
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "no progress output when stderr is not a terminal"
+    );
+
+    let o = s.run(&["jobs", "wait", "bad", "--interval", "0.1"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("exit code 3"));
+    assert!(
+        stderr(&o).starts_with("error: ") && stderr(&o).contains("FAILED (11)"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = s.run(&[
+        "jobs",
+        "wait",
+        "slow",
+        "--interval",
+        "0.1",
+        "--timeout",
+        "0.5",
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+
+    // A stopped version is not a success either.
+    s.ok(&["jobs", "stop", "slow"]);
+    let o = s.run(&["jobs", "wait", "slow", "--interval", "0.1", "-o", "json"]);
+    assert_ne!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!([12, 13].contains(&v["status"].as_i64().unwrap()), "{v}");
+}
+
+#[test]
+fn specs_engines_configs_completions_and_help() {
+    let s = Server::start();
+    assert_eq!(
+        s.json(&["specs"]),
+        s.api("/job/resource-specs", &[("job_type", "train")])
+    );
+    assert_eq!(
+        s.json(&["engines"]),
+        s.api("/job/ai-engines", &[("job_type", "train")])
+    );
+    let t = s.ok(&["specs"]);
+    assert!(t.lines().next().unwrap().contains("SPEC ID"), "{t}");
+    let t = s.ok(&["engines"]);
+    assert!(t.contains("Python"), "{t}");
+    for shell in ["bash", "zsh", "fish"] {
+        let script = s.ok(&["completions", shell]);
+        assert!(
+            script.contains("trainyard") && script.contains("jobs"),
+            "{shell}"
+        );
+    }
+    for cmd in [
+        vec!["jobs", "list"],
+        vec!["jobs", "create"],
+        vec!["jobs", "show"],
+        vec!["jobs", "versions"],
+        vec!["jobs", "stop"],
+        vec!["jobs", "delete"],
+        vec!["jobs", "describe"],
+        vec!["jobs", "logs"],
+        vec!["jobs", "wait"],
+        vec!["import"],
+        vec!["completions"],
+        vec!["configs", "list"],
+    ] {
+        let mut a = cmd.clone();
+        a.push("--help");
+        let help = s.ok(&a);
+        assert!(help.contains("Example"), "{cmd:?} --help has no example");
+    }
+    // A closed port: a transport error on one line.
+    let o = Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .current_dir(s.dir.path())
+        .env_remove("TRAINYARD_ENDPOINT")
+        .args([
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--project",
+            PROJECT,
+            "specs",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn local_quickstart_uses_the_credentials_file() {
+    let s = Server::start_mode(true);
+    let file = s.dir.path().join("trainyard-data").join("credentials.json");
+    assert!(file.is_file(), "serve writes its credentials file");
+    // No flags and no environment: endpoint, project and key come from the file.
+    let created = s.json(&["jobs", "create", "--name", "quick", "--command", "echo hi"]);
+    assert_eq!(created["job_name"], "quick");
+    let o = s.run(&["jobs", "wait", "quick", "--interval", "0.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The first line is the job's. (With the default, relative `./trainyard-data`, the worker
+    // wrapper currently adds a line "cannot create trainyard-data/logs/.../worker-0.exit": the
+    // server keeps the data directory relative; reported to the lead.)
+    let log = s.ok(&["jobs", "logs", "quick"]);
+    assert!(log.starts_with("hi\n"), "{log}");
+    let list = s.json(&["jobs", "list"]);
+    assert_eq!(list["job_total_count"], 1);
+    // Without credentials the same server refuses the CLI.
+    let o = s
+        .cli()
+        .env("TRAINYARD_CREDENTIALS_FILE", s.dir.path().join("none.json"))
+        .args(["jobs", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    let o = s
+        .cli()
+        .args([
+            "--endpoint",
+            &s.base,
+            "--project",
+            "0123456789abcdef0123456789abcdef",
+            "jobs",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "another project is refused");
+    assert!(
+        stderr(&o).starts_with("error: ModelArts."),
+        "{}",
+        stderr(&o)
+    );
+}
