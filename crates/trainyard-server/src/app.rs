@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
             get(logs::log_file_names),
         )
         .route(&format!("{version}/aom-log"), get(logs::aom_log))
+        .route(&format!("{version}/log/stream"), get(logs::log_stream))
         .route(&format!("{v1}/job/resource-specs"), get(meta::list_specs))
         .route(&format!("{v1}/job/ai-engines"), get(meta::list_engines))
         .route("/v3", get(auth::identity_version))

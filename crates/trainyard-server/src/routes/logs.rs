@@ -4,6 +4,11 @@
 //! API names are `{job_name}-{version_name}.{i}`; the files are
 //! `<logs_dir>/<job_id>/<version_id>/worker-<i>.log` on disk, so long Unicode job names never
 //! reach the file system. A log that does not exist yet is an empty page.
+//!
+//! **[trainyard]** `.../log/stream?log_file=&offset=` follows a log as server-sent events:
+//! `log` events carry complete lines (`data` is the text, `id` the byte offset after it, so a
+//! reconnect with `Last-Event-ID` resumes exactly); when the version has ended and the rest of
+//! the log was sent, an `end` event carries its status code and the stream closes.
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{QueryPairs, id, project};
@@ -11,10 +16,16 @@ use crate::state::AppState;
 use crate::supervisor::{runspec, worker_log_path};
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use std::convert::Infallible;
+use std::time::Duration;
 use trainyard_api::error::ApiError;
 use trainyard_api::jobs::{LogFileNamesResponse, LogLinesResponse};
 use trainyard_api::params::parse_int_in;
-use trainyard_executor::logs::{LogError, LogOrder, MAX_LINES, read_lines_async};
+use trainyard_executor::logs::{LogError, LogFollower, LogOrder, MAX_LINES, read_lines_async};
+use trainyard_store::StoreError;
 
 /// Default page size of `aom-log`.
 const DEFAULT_LINES: i64 = 50;
@@ -40,6 +51,133 @@ fn param<'a>(q: &'a QueryPairs, name: &str) -> Option<&'a str> {
     q.get(name).filter(|v| !v.is_empty())
 }
 
+/// Resolves `log_file` of a version to its file (400 naming `log_file` when it is not one).
+async fn log_file_path(
+    s: &AppState,
+    project: String,
+    job_id: i64,
+    version_id: i64,
+    log_file: &str,
+) -> HttpResult<std::path::PathBuf> {
+    let (job, ver) = s
+        .read(move |st| Ok(st.get_version(&project, job_id, version_id)?))
+        .await?;
+    let names = runspec::log_file_names(&job, &ver);
+    let Some(worker) = names.iter().position(|n| n == log_file) else {
+        return Err(ApiError::invalid(format!(
+            "log_file {:?} is not a log of this version (see log/file-names)",
+            truncate(log_file)
+        ))
+        .into());
+    };
+    Ok(worker_log_path(
+        &s.config.logs_dir(),
+        job_id,
+        version_id,
+        u32::try_from(worker).unwrap_or(0),
+    ))
+}
+
+/// `GET .../log/stream?log_file=&offset=`: follows a log as server-sent events (module docs).
+/// The start offset is `Last-Event-ID` if sent, else `offset` (default 0: the whole log).
+pub async fn log_stream(
+    State(s): State<AppState>,
+    Path((p, j, v)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    q: QueryPairs,
+) -> HttpResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let project = project(&p)?.as_str().to_owned();
+    let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
+    let log_file = param(&q, "log_file")
+        .ok_or_else(|| ApiError::invalid("log_file is required (a name from log/file-names)"))?
+        .to_owned();
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty());
+    let offset = match last_id.or_else(|| param(&q, "offset")) {
+        None => 0,
+        Some(o) => o.parse::<u64>().map_err(|_| {
+            ApiError::invalid(format!(
+                "offset (or Last-Event-ID) must be a byte offset, got {:?}",
+                truncate(o)
+            ))
+        })?,
+    };
+    let path = log_file_path(&s, project, job_id, version_id, &log_file).await?;
+    let follower = LogFollower::new(path, offset);
+    let state = Follow {
+        s,
+        version_id,
+        follower,
+        ended: false,
+    };
+    let stream = futures::stream::unfold(state, |mut f| async move {
+        if f.ended {
+            return None;
+        }
+        let event = f.next_event().await;
+        Some((Ok(event), f))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+struct Follow {
+    s: AppState,
+    version_id: i64,
+    follower: LogFollower,
+    ended: bool,
+}
+
+impl Follow {
+    /// The next event: new lines, or `end` once the version has ended and everything was sent.
+    async fn next_event(&mut self) -> Event {
+        loop {
+            match self.follower.try_next(false).await {
+                Ok(Some(c)) => return log_event(c),
+                Ok(None) => {}
+                Err(e) => {
+                    self.ended = true;
+                    tracing::warn!(error = %e, "log stream read failed");
+                    return Event::default()
+                        .event("error")
+                        .data("the log cannot be read");
+                }
+            }
+            let vid = self.version_id;
+            let status = self
+                .s
+                .read(move |st| match st.version_by_id(vid) {
+                    Ok((_, v)) => Ok(Some(v.status)),
+                    Err(StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(e.into()),
+                })
+                .await;
+            let over = match status {
+                Ok(Some(st)) if st.is_terminal() => Some(st.code().to_string()),
+                Ok(Some(_)) | Err(_) => None,
+                Ok(None) => Some("deleted".to_owned()),
+            };
+            if let Some(code) = over {
+                // The writers are gone: whatever is left (even an unterminated line) is final.
+                if let Ok(Some(c)) = self.follower.try_next(true).await {
+                    return log_event(c);
+                }
+                self.ended = true;
+                return Event::default().event("end").data(code);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+fn log_event(c: trainyard_executor::logs::LogChunk) -> Event {
+    Event::default()
+        .event("log")
+        .id(c.end.to_string())
+        .data(c.text)
+}
+
 /// `GET .../aom-log?log_file=&lines=&base_line=&order=`: one page of a worker's log.
 pub async fn aom_log(
     State(s): State<AppState>,
@@ -62,23 +200,7 @@ pub async fn aom_log(
         })?,
     };
     let base_line = param(&q, "base_line").map(str::to_owned);
-    let (job, ver) = s
-        .read(move |st| Ok(st.get_version(&project, job_id, version_id)?))
-        .await?;
-    let names = runspec::log_file_names(&job, &ver);
-    let Some(worker) = names.iter().position(|n| *n == log_file) else {
-        return Err(ApiError::invalid(format!(
-            "log_file {:?} is not a log of this version (see log/file-names)",
-            truncate(&log_file)
-        ))
-        .into());
-    };
-    let path = worker_log_path(
-        &s.config.logs_dir(),
-        job_id,
-        version_id,
-        u32::try_from(worker).unwrap_or(0),
-    );
+    let path = log_file_path(&s, project, job_id, version_id, &log_file).await?;
     let page = read_lines_async(path, base_line, lines as usize, order)
         .await
         .map_err(|e| match e {

@@ -224,3 +224,88 @@ async fn log_url_receives_a_copy_per_worker_when_the_version_ends() {
         assert_eq!(copy, format!("worker {rank}\nlast-no-newline\n"));
     }
 }
+
+/// One server-sent event: (event, id, data).
+type Sse = (String, String, String);
+
+/// Reads a whole SSE response (the stream closes after `end`), 20 s at most.
+async fn sse(
+    s: &TestServer,
+    path: &str,
+    query: &[(&str, &str)],
+    last_id: Option<&str>,
+) -> Vec<Sse> {
+    let mut req = s.client.get(s.url(path)).query(query);
+    if let Some(id) = last_id {
+        req = req.header("last-event-id", id);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let body = tokio::time::timeout(std::time::Duration::from_secs(20), resp.text())
+        .await
+        .expect("the stream ends after the version")
+        .unwrap();
+    let mut events = Vec::new();
+    for block in body.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let (mut ev, mut id, mut data) = (String::new(), String::new(), Vec::new());
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event: ") {
+                ev = v.to_owned();
+            } else if let Some(v) = line.strip_prefix("id: ") {
+                id = v.to_owned();
+            } else if let Some(v) = line.strip_prefix("data: ").or(line.strip_prefix("data:")) {
+                data.push(v.to_owned());
+            }
+        }
+        if !ev.is_empty() {
+            events.push((ev, id, data.join("\n")));
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn log_stream_follows_until_the_version_ends_and_resumes_from_last_event_id() {
+    let s = TestServer::start(|_| {}).await;
+    let (j, v) = create_cmd(&s, "follow", "echo a; sleep 0.4; echo b; printf c").await;
+    wait_status(&s, j, v, &[8]).await;
+    let path = format!("{}/log/stream", vpath(j, v));
+    let events = sse(&s, &path, &[("log_file", "follow-V0001.0")], None).await;
+    let (last, logs) = events.split_last().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.2.as_str()),
+        ("end", "10"),
+        "{events:?}"
+    );
+    let text: String = logs.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(text, "a\nb\nc\n", "{events:?}");
+    assert!(logs.iter().all(|e| e.0 == "log"));
+    assert_eq!(
+        logs.last().unwrap().1,
+        "6",
+        "ids are byte offsets after the chunk"
+    );
+    // Resume after the first chunk: only the rest comes.
+    let first_end = logs[0].1.clone();
+    let rest = sse(
+        &s,
+        &path,
+        &[("log_file", "follow-V0001.0")],
+        Some(&first_end),
+    )
+    .await;
+    let text: String = rest
+        .iter()
+        .filter(|e| e.0 == "log")
+        .map(|e| e.2.as_str())
+        .collect();
+    let skip: usize = first_end.parse().unwrap();
+    assert_eq!(text, &"a\nb\nc\n"[skip..]);
+    let r = s.get(&path, &[("log_file", "nope")]).await;
+    assert_error(&r, 400, "ModelArts.0101", &["log_file"]);
+    let r = s
+        .get(&path, &[("log_file", "follow-V0001.0"), ("offset", "x")])
+        .await;
+    assert_error(&r, 400, "ModelArts.0101", &["offset"]);
+}
