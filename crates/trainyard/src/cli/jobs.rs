@@ -401,7 +401,12 @@ async fn list(session: &Session, fmt: OutputFormat, a: &ListArgs) -> anyhow::Res
         return list_once(session, fmt, a).await;
     };
     let every = secs(every, "--watch")?.max(Duration::from_millis(100));
+    let mut first = true;
     loop {
+        if !std::mem::replace(&mut first, false) && !output::stdout_is_tty() {
+            // Not a terminal: successive answers separated by an empty line.
+            outln!();
+        }
         if fmt == OutputFormat::Table && output::stdout_is_tty() {
             output::write_raw(b"\x1b[2J\x1b[H");
             outln!(

@@ -113,6 +113,7 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
 
 /// `println!` that does not panic when stdout is a closed pipe (see [`write_line`]).
 macro_rules! outln {
+    () => { $crate::cli::output::write_line(format_args!("")) };
     ($($t:tt)*) => { $crate::cli::output::write_line(format_args!($($t)*)) };
 }
 pub(crate) use outln;
