@@ -519,7 +519,11 @@ impl Writer<'_> {
         let job = get_job_any(&tx, job_id)?;
         let row = job_row(&tx, job_id)?;
         tx.commit()?;
-        Ok(DeletedVersion::Remaining { job, version: Box::new(version), row })
+        Ok(DeletedVersion::Remaining {
+            job,
+            version: Box::new(version),
+            row,
+        })
     }
 
     /// Applies a status change of a version (the supervisor's transitions). A version in a
@@ -583,7 +587,13 @@ impl Writer<'_> {
         max_jobs: u64,
     ) -> Result<Vec<(String, Row)>> {
         let tx = self.tx()?;
-        {
+        let count: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM jobs WHERE project_id = ?1",
+            [project],
+            |r| r.get(0),
+        )?;
+        if count as u64 + records.len() as u64 > max_jobs {
+            // a duplicate name is reported before the quota: look for one first
             let mut exists = tx.prepare_cached(
                 "SELECT 1 FROM jobs WHERE project_id = ?1 AND workspace_id = ?2 AND job_name = ?3",
             )?;
@@ -599,13 +609,6 @@ impl Writer<'_> {
                     });
                 }
             }
-        }
-        let count: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM jobs WHERE project_id = ?1",
-            [project],
-            |r| r.get(0),
-        )?;
-        if count as u64 + records.len() as u64 > max_jobs {
             return Err(StoreError::QuotaExceeded { max_jobs });
         }
         let next = |table: &str| -> Result<i64> {
@@ -632,9 +635,13 @@ impl Writer<'_> {
                 "INSERT INTO versions (version_id, job_id, version_no, status, create_time, start_time, end_time, duration, engine_type, worker_server_num, imported)
                  VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
             )?;
-            for r in records {
+            for (i, r) in records.iter().enumerate() {
                 let name = r.job_name.as_str();
-                ins_job.execute(params![
+                // the unique index (project, workspace, name) finds names already used: no
+                // separate look-up per record; the first failing record is the first duplicate
+                // (the caller has checked duplicates within the batch), and the rollback on
+                // drop undoes the records before it
+                let inserted = ins_job.execute(params![
                     job_id,
                     project,
                     r.workspace_id.as_str(),
@@ -643,7 +650,20 @@ impl Writer<'_> {
                     r.job_desc,
                     version_id,
                     r.create_time
-                ])?;
+                ]);
+                match inserted {
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                    {
+                        return Err(StoreError::DuplicateName {
+                            name: name.to_owned(),
+                            line: Some(i),
+                        });
+                    }
+                    other => {
+                        other?;
+                    }
+                }
                 ins_ver.execute(params![
                     version_id,
                     job_id,
