@@ -34,8 +34,11 @@
 //! 14 JOBSTAT_LOST with the executor's reason (and the exit code when every worker recorded
 //! one). Versions in 1/2/4/7 are scheduled again in FIFO order. The run handle is stored in the
 //! same transaction as status 8, right after the workers were spawned; a server killed in
-//! between leaves a 7 WAITING version with unknown processes: `orphans` kills them at the next
-//! start before the version runs again (from the start; its log keeps the earlier output).
+//! between leaves a 7 WAITING version with unknown processes. So at start, after adoption,
+//! `orphans` kills every process of this data directory's runs that no adopted run accounts for
+//! (found by the `TRAINYARD_RUN_DIR` variable each worker gets): such a version then runs again
+//! from the start (its log keeps the earlier output), and the workers of a version deleted
+//! while the server died during their stop grace do not run on.
 //!
 //! [`Supervisor::shutdown`] (called when `serve` ends) stops the tasks but leaves the workers
 //! running, exactly as a crash would: the next start adopts them.
@@ -746,29 +749,25 @@ impl Inner {
             .unfinished()
             .await
             .map_err(|e| anyhow::anyhow!("reading unfinished versions: {e:?}"))?;
-        let mut adopted = 0usize;
         let mut lost = 0usize;
-        let mut orphan_dirs = HashSet::new();
+        let mut keep = HashSet::new();
         for r in &rows {
-            match r.status {
-                JobStatus::Running | JobStatus::Killing => {
-                    if self.adopt(r).await {
-                        adopted += 1;
-                    } else {
-                        lost += 1;
-                    }
-                }
-                _ => {
-                    orphan_dirs.insert(runspec::log_dir(
+            if matches!(r.status, JobStatus::Running | JobStatus::Killing) {
+                if self.adopt(r).await {
+                    keep.insert(runspec::log_dir(
                         &self.settings.logs_dir,
                         r.job_id,
                         r.version_id,
                     ));
+                } else {
+                    lost += 1;
                 }
             }
         }
-        let pending = orphan_dirs.len();
-        let killed = tokio::task::spawn_blocking(move || orphans::kill_orphans(&orphan_dirs))
+        let adopted = keep.len();
+        let pending = rows.iter().filter(|r| r.status.is_cancelable()).count();
+        let logs_dir = self.settings.logs_dir.clone();
+        let killed = tokio::task::spawn_blocking(move || orphans::kill_orphans(&logs_dir, &keep))
             .await
             .unwrap_or_default();
         tracing::info!(

@@ -1,32 +1,44 @@
-//! Orphans: worker processes started for a version whose run handle never reached the store.
+//! Orphans: worker processes of this server that no stored run accounts for.
 //!
 //! A run's handle is stored together with status 8 RUNNING, right after the executor has
 //! spawned the workers. A server killed between the two leaves the version in 7 WAITING with
-//! processes nobody knows about. At the next start such versions are scheduled again, so their
-//! old processes are found first (by the [`super::runspec::RUN_DIR_VAR`] variable in
-//! `/proc/<pid>/environ`, which names the version's log directory and hence this data directory)
-//! and their process groups are killed: the version then runs once more from the start.
+//! processes nobody knows about; a server killed while a deleted version's workers were still
+//! in their stop grace leaves processes of a version that no longer exists. At the next start,
+//! after the stored 8/9 runs were adopted, every process whose environment carries
+//! [`super::runspec::RUN_DIR_VAR`] naming a version log directory of *this* data directory
+//! (`<logs_dir>/<job_id>/<version_id>`) that is not an adopted run's is such an orphan: its
+//! process group is killed. A version that was waiting then runs once more from the start (its
+//! log keeps the earlier output). Processes of other servers (other data directories) are never
+//! touched.
 
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, getpgrp};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The version log directory named by an environment entry `TRAINYARD_RUN_DIR=<dir>`, when it
+/// is `<logs_dir>/<job_id>/<version_id>`.
+fn run_dir_of(entry: &[u8], prefix: &[u8]) -> Option<PathBuf> {
+    let rest = entry.strip_prefix(prefix)?;
+    let s = std::str::from_utf8(rest).ok()?;
+    let (job, version) = s.split_once('/')?;
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+    if !digits(job) || !digits(version) {
+        return None;
+    }
+    let path = std::str::from_utf8(entry).ok()?.split_once('=')?.1;
+    Some(PathBuf::from(path))
+}
 
 /// Kills the process groups of every process of this user whose environment has
-/// `TRAINYARD_RUN_DIR=<d>` for a `d` in `dirs`. Returns the groups killed.
-pub fn kill_orphans(dirs: &HashSet<PathBuf>) -> Vec<i32> {
-    if dirs.is_empty() {
-        return Vec::new();
-    }
-    let wanted: HashSet<Vec<u8>> = dirs
-        .iter()
-        .map(|d| {
-            let mut v = format!("{}=", super::runspec::RUN_DIR_VAR).into_bytes();
-            v.extend_from_slice(d.as_os_str().as_encoded_bytes());
-            v
-        })
-        .collect();
+/// `TRAINYARD_RUN_DIR=<logs_dir>/<job_id>/<version_id>` with a directory not in `keep`.
+/// Returns the groups killed.
+pub fn kill_orphans(logs_dir: &Path, keep: &HashSet<PathBuf>) -> Vec<i32> {
+    let mut prefix = format!("{}=", super::runspec::RUN_DIR_VAR).into_bytes();
+    prefix.extend_from_slice(logs_dir.as_os_str().as_encoded_bytes());
+    prefix.push(b'/');
     let me = std::process::id() as i32;
+    let my_group = getpgrp().as_raw();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -41,12 +53,17 @@ pub fn kill_orphans(dirs: &HashSet<PathBuf>) -> Vec<i32> {
         let Ok(environ) = std::fs::read(e.path().join("environ")) else {
             continue;
         };
-        if !environ.split(|b| *b == 0).any(|kv| wanted.contains(kv)) {
+        let orphan = environ
+            .split(|b| *b == 0)
+            .filter_map(|kv| run_dir_of(kv, &prefix))
+            .any(|dir| !keep.contains(&dir));
+        if !orphan {
             continue;
         }
         if let Some(pgid) = pgrp(pid)
             && pgid > 1
             && pgid != me
+            && pgid != my_group
         {
             groups.insert(pgid);
         }
@@ -56,7 +73,7 @@ pub fn kill_orphans(dirs: &HashSet<PathBuf>) -> Vec<i32> {
     for &g in &killed {
         tracing::warn!(
             pgid = g,
-            "killing the processes of a run whose handle was never stored"
+            "killing the processes of a run this server does not account for"
         );
         let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
     }
@@ -76,30 +93,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_and_kills_a_marked_group() {
+    fn run_dirs_are_recognised_only_under_the_logs_dir() {
+        let prefix = b"TRAINYARD_RUN_DIR=/d/logs/";
+        assert_eq!(
+            run_dir_of(b"TRAINYARD_RUN_DIR=/d/logs/3/17", prefix),
+            Some(PathBuf::from("/d/logs/3/17"))
+        );
+        assert_eq!(run_dir_of(b"TRAINYARD_RUN_DIR=/d/logs2/3/17", prefix), None);
+        assert_eq!(run_dir_of(b"TRAINYARD_RUN_DIR=/d/logs/3", prefix), None);
+        assert_eq!(
+            run_dir_of(b"TRAINYARD_RUN_DIR=/d/logs/3/17/x", prefix),
+            None
+        );
+        assert_eq!(run_dir_of(b"OTHER=/d/logs/3/17", prefix), None);
+    }
+
+    #[test]
+    fn finds_and_kills_unaccounted_groups_only() {
         use std::os::unix::process::CommandExt;
-        let dir = PathBuf::from(format!("/tmp/trainyard-orphan-test-{}", std::process::id()));
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("sleep 30")
-            .env(super::super::runspec::RUN_DIR_VAR, &dir)
-            .process_group(0)
-            .spawn()
-            .expect("spawn");
-        let pid = child.id() as i32;
-        // Wait until the exec has happened (the environment is readable).
-        for _ in 0..100 {
-            if std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|e| !e.is_empty()) {
-                break;
+        let logs = PathBuf::from(format!("/tmp/trainyard-orphan-test-{}", std::process::id()));
+        let spawn = |dir: &Path| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg("sleep 30")
+                .env(super::super::runspec::RUN_DIR_VAR, dir)
+                .process_group(0)
+                .spawn()
+                .expect("spawn")
+        };
+        let kept_dir = logs.join("1/2");
+        let mut orphan = spawn(&logs.join("1/3"));
+        let mut kept = spawn(&kept_dir);
+        for pid in [orphan.id(), kept.id()] {
+            // Wait until the exec has happened (the environment is readable).
+            for _ in 0..100 {
+                if std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|e| !e.is_empty()) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        let other = HashSet::from([PathBuf::from("/tmp/not-this-one")]);
-        assert!(kill_orphans(&other).is_empty());
-        let killed = kill_orphans(&HashSet::from([dir]));
-        assert_eq!(killed, vec![pid]);
-        let status = child.wait().expect("wait");
+        let elsewhere = PathBuf::from("/tmp/not-this-one/logs");
+        assert!(kill_orphans(&elsewhere, &HashSet::new()).is_empty());
+        let killed = kill_orphans(&logs, &HashSet::from([kept_dir]));
+        assert_eq!(killed, vec![orphan.id() as i32]);
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(9));
+        assert_eq!(orphan.wait().expect("wait").signal(), Some(9));
+        assert!(
+            kept.try_wait().expect("try_wait").is_none(),
+            "the kept run still runs"
+        );
+        let _ = kept.kill();
+        let _ = kept.wait();
     }
 }

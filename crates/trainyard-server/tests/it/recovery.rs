@@ -190,13 +190,29 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
 #[tokio::test]
 async fn workers_started_but_never_recorded_are_killed_and_the_version_runs_again() {
     // Simulates a server killed between spawning the workers and storing status 8 with the
-    // run handle: the version is back in 7 without a handle while its processes run.
+    // run handle: the version is back in 7 without a handle while its processes run. And one
+    // killed while a deleted version's workers were still in their stop grace: the version is
+    // gone from the store while its processes run.
     let marks = tempfile::tempdir().unwrap();
     let m = marks.path().to_str().unwrap().to_owned();
     let s = TestServer::start(|_| {}).await;
     let (j, v) = create_cmd(&s, "orphan", &format!("echo $$ >> {m}/pids; exec sleep 60")).await;
-    wait_status(&s, j, v, &[8]).await;
+    let (gj, gv) = create_cmd(&s, "gone", &format!("echo $$ >> {m}/gone; exec sleep 60")).await;
+    let (kj, kv) = create_cmd(&s, "kept", &format!("echo $$ >> {m}/kept; exec sleep 60")).await;
+    for (j, v) in [(j, v), (gj, gv), (kj, kv)] {
+        wait_status(&s, j, v, &[8]).await;
+    }
     let first: i32 = wait_file(&marks.path().join("pids"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    let gone: i32 = wait_file(&marks.path().join("gone"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    let kept: i32 = wait_file(&marks.path().join("kept"))
         .await
         .trim()
         .parse()
@@ -209,14 +225,20 @@ async fn workers_started_but_never_recorded_are_killed_and_the_version_runs_agai
         [v],
     )
     .unwrap();
+    conn.execute("DELETE FROM versions WHERE version_id = ?1", [gv])
+        .unwrap();
+    conn.execute("DELETE FROM jobs WHERE job_id = ?1", [gj])
+        .unwrap();
     drop(conn);
-    assert!(alive(first));
+    assert!(alive(first) && alive(gone) && alive(kept));
     let s = TestServer::start_in(dir, |_| {}).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(first) {
-        assert!(Instant::now() < deadline, "the orphan still runs");
+    while alive(first) || alive(gone) {
+        assert!(Instant::now() < deadline, "an orphan still runs");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(alive(kept), "the adopted run was left alone");
+    assert_eq!(detail(&s, kj, kv).await["status"], 8);
     wait_status(&s, j, v, &[8]).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while lines(&marks.path().join("pids")).len() < 2 {
@@ -227,10 +249,13 @@ async fn workers_started_but_never_recorded_are_killed_and_the_version_runs_agai
     assert_eq!(pids.len(), 2, "{pids:?}");
     let second: i32 = pids[1].parse().unwrap();
     assert!(alive(second));
-    let (c, _) = s
-        .post(&format!("/training-jobs/{j}/versions/{v}/stop"), &json!({}))
-        .await;
-    assert_eq!(c, 200);
-    wait_status(&s, j, v, &[12]).await;
-    assert!(!alive(second));
+    for (j, v) in [(j, v), (kj, kv)] {
+        let (c, _) = s
+            .post(&format!("/training-jobs/{j}/versions/{v}/stop"), &json!({}))
+            .await;
+        assert_eq!(c, 200);
+        wait_status(&s, j, v, &[12]).await;
+    }
+    assert!(!alive(second) && !alive(kept));
+    assert_eq!(lines(&marks.path().join("gone")).len(), 1);
 }
