@@ -371,7 +371,7 @@ impl Scope {
         self.partitions();
         // Merging compares rows in slot order, i.e. at random: read each key once, in slot
         // order, into dense per-slot arrays, and merge over those (rows are ~10x larger).
-        let status_of: Vec<u8> = self.rows.iter().map(|r| r.status.code() as u8).collect();
+        let status_of: Vec<u8> = self.rows.iter().map(|r| r.status.code()).collect();
         let id_of: Vec<i64> = self.rows.iter().map(|r| r.job_id).collect();
         for key in SortKey::ALL {
             let mut batch: Vec<u32> = fresh

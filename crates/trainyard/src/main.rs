@@ -1,8 +1,10 @@
 //! `trainyard`: the server (`trainyard serve`) and the command-line client in one binary.
 
 mod admin;
+mod bench;
 mod cli;
 mod serve;
+mod traces;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +37,10 @@ enum Command {
     ///
     /// Example: `trainyard projects add research`
     Projects(admin::ProjectsArgs),
+    /// Benchmarks: synthetic job history (`bench gen`) and the job-list benchmark (`bench list`).
+    ///
+    /// Example: `trainyard bench list --jobs 1000000`
+    Bench(bench::BenchArgs),
     /// Training jobs: list, create, show, versions, stop, delete, describe, logs, wait.
     ///
     /// Example: `trainyard jobs list --status RUNNING --output json`
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
             Command::Users(args) => admin::users(args),
             Command::Keys(args) => admin::keys(args),
             Command::Projects(args) => admin::projects(args),
+            Command::Bench(args) => bench::run(args).await,
             Command::Jobs(args) => cli::jobs::run(&cli.conn, args).await,
             Command::Specs(args) => cli::meta::specs(&cli.conn, &args).await,
             Command::Engines(args) => cli::meta::engines(&cli.conn, &args).await,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod common;
+mod differential;
 mod lifecycle;
 mod list;
 mod logs;
