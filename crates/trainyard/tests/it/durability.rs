@@ -22,13 +22,23 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
-        .args(["serve", "--insecure-no-auth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--insecure-no-auth",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -44,12 +54,19 @@ fn start(data_dir: &std::path::Path) -> Server {
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(30)).expect("server did not start listening within 30 s");
-    Server { child, base: format!("http://127.0.0.1:{port}") }
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("server did not start listening within 30 s");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -62,14 +79,32 @@ fn sigkill_loses_no_acknowledged_job() {
         let mut acked = Vec::new();
         for i in 0..n {
             let body = serde_json::json!({"job_name": format!("durable-{i:03}"), "config": {"worker_server_num": 1, "spec_id": 1, "user_command": "exit 0"}});
-            let r = c.post(format!("{}/v1/{PROJECT}/training-jobs", server.base)).json(&body).send().unwrap();
+            let r = c
+                .post(format!("{}/v1/{PROJECT}/training-jobs", server.base))
+                .json(&body)
+                .send()
+                .unwrap();
             assert_eq!(r.status().as_u16(), 200);
             let v: serde_json::Value = r.json().unwrap();
             acked.push(v["job_id"].as_i64().unwrap());
         }
         // and a batch through the import
-        let rows: String = (0..40).map(|i| format!("{{\"job_name\":\"imported-{i:03}\",\"status\":10,\"create_time\":{}}}\n", 1_700_000_000_000i64 + i)).collect();
-        let r = c.post(format!("{}/trainyard/v1/{PROJECT}/job-history", server.base)).body(rows).send().unwrap();
+        let rows: String = (0..40)
+            .map(|i| {
+                format!(
+                    "{{\"job_name\":\"imported-{i:03}\",\"status\":10,\"create_time\":{}}}\n",
+                    1_700_000_000_000i64 + i
+                )
+            })
+            .collect();
+        let r = c
+            .post(format!(
+                "{}/trainyard/v1/{PROJECT}/job-history",
+                server.base
+            ))
+            .body(rows)
+            .send()
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200);
         let v: serde_json::Value = r.json().unwrap();
         acked.extend(v["first_job_id"].as_i64().unwrap()..=v["last_job_id"].as_i64().unwrap());
@@ -81,16 +116,152 @@ fn sigkill_loses_no_acknowledged_job() {
     let server = start(dir.path());
     let c = client();
     let r: serde_json::Value = c
-        .get(format!("{}/v1/{PROJECT}/training-jobs?per_page=1000&sortBy=create_time", server.base))
+        .get(format!(
+            "{}/v1/{PROJECT}/training-jobs?per_page=1000&sortBy=create_time",
+            server.base
+        ))
         .send()
         .unwrap()
         .json()
         .unwrap();
-    let mut listed: Vec<i64> = r["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_i64().unwrap()).collect();
+    let mut listed: Vec<i64> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_i64().unwrap())
+        .collect();
     listed.sort_unstable();
     let mut want = acked.clone();
     want.sort_unstable();
     assert_eq!(r["job_total_count"].as_u64(), Some(want.len() as u64));
-    assert_eq!(listed, want, "every acknowledged job is listed after the restart");
+    assert_eq!(
+        listed, want,
+        "every acknowledged job is listed after the restart"
+    );
     assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+fn version_status(c: &reqwest::blocking::Client, base: &str, job: i64, version: i64) -> i64 {
+    let v: serde_json::Value = c
+        .get(format!(
+            "{base}/v1/{PROJECT}/training-jobs/{job}/versions/{version}"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["status"].as_i64().unwrap()
+}
+
+/// runtime.md "Restarts and crashes" (issue 3): a server killed with SIGKILL while 3 versions
+/// run and 2 wait ends, after a restart, with every version COMPLETED, each run exactly once.
+#[test]
+fn sigkill_with_3_running_and_2_waiting_recovers_each_version_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let marks = tempfile::tempdir().unwrap();
+    let marker = marks.path().join("runs.txt");
+    let data = dir.path().join("data");
+    let start_q = |d: &std::path::Path| {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
+            .args([
+                "serve",
+                "--insecure-no-auth",
+                "--quotas",
+                "3",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("trainyard listening") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("server did not start");
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    };
+    let c = client();
+    let server = start_q(&data);
+    // each run appends its version id once, then sleeps 4 s
+    let cmd = format!(
+        "echo $TRAINYARD_VERSION_ID >> '{}'; sleep 4; exit 0",
+        marker.display()
+    );
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let body = serde_json::json!({"job_name": format!("crash-{i}"), "config": {"worker_server_num": 1, "spec_id": 1, "user_command": cmd}});
+        let v: serde_json::Value = c
+            .post(format!("{}/v1/{PROJECT}/training-jobs", server.base))
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        made.push((
+            v["job_id"].as_i64().unwrap(),
+            v["version_id"].as_i64().unwrap(),
+        ));
+    }
+    // wait (bounded) until 3 run and 2 wait
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let st: Vec<i64> = made
+            .iter()
+            .map(|(j, v)| version_status(&c, &server.base, *j, *v))
+            .collect();
+        if st.iter().filter(|s| **s == 8).count() == 3
+            && st.iter().filter(|s| **s == 7).count() == 2
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected 3 RUNNING and 2 WAITING, got {st:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(server); // SIGKILL
+    let server = start_q(&data);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let st: Vec<i64> = made
+            .iter()
+            .map(|(j, v)| version_status(&c, &server.base, *j, *v))
+            .collect();
+        if st.iter().all(|s| *s == 10) {
+            break;
+        }
+        assert!(
+            st.iter().all(|s| [7, 8, 10].contains(s)),
+            "unexpected status after the restart: {st:?}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "versions did not all complete after the restart: {st:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&marker).unwrap();
+    let mut runs: Vec<i64> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
+    runs.sort_unstable();
+    let mut want: Vec<i64> = made.iter().map(|(_, v)| *v).collect();
+    want.sort_unstable();
+    assert_eq!(
+        runs, want,
+        "each version ran exactly once (none duplicated, none lost)"
+    );
 }
