@@ -371,8 +371,23 @@ impl Scope {
         self.partitions();
         // Merging compares rows in slot order, i.e. at random: read each key once, in slot
         // order, into dense per-slot arrays, and merge over those (rows are ~10x larger).
-        let status_of: Vec<u8> = self.rows.iter().map(|r| r.status.code()).collect();
-        let id_of: Vec<i64> = self.rows.iter().map(|r| r.job_id).collect();
+        let n_slots = self.rows.len();
+        let mut status_of: Vec<u8> = Vec::with_capacity(n_slots);
+        let mut id_of: Vec<i64> = Vec::with_capacity(n_slots);
+        let merging = self.len > fresh.len();
+        let mut dense: Vec<Vec<u64>> = (0..KEYS)
+            .map(|_| Vec::with_capacity(if merging { n_slots } else { 0 }))
+            .collect();
+        // one pass over the rows (they are large: one pass per key would stream them 7 times)
+        for r in &self.rows {
+            status_of.push(r.status.code());
+            id_of.push(r.job_id);
+            if merging {
+                for key in SortKey::ALL {
+                    dense[key.index()].push(dense_key(r, key));
+                }
+            }
+        }
         for key in SortKey::ALL {
             let mut batch: Vec<u32> = fresh
                 .iter()
@@ -385,7 +400,7 @@ impl Scope {
                 batch
             } else {
                 let rows = &self.rows;
-                let dense: Vec<u64> = rows.iter().map(|r| dense_key(r, key)).collect();
+                let dense = &dense[key.index()];
                 let exact = matches!(key, SortKey::JobName | SortKey::JobDesc);
                 let cmp = |a: u32, b: u32| {
                     let (a, b) = (a as usize, b as usize);
