@@ -16,7 +16,7 @@ use super::{ConnArgs, OutputArgs, OutputFormat};
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  trainyard import history.ndjson\n  trainyard import runs.csv\n  \
-\n\
+trainyard import --trace philly cluster_job_log\n\n\
 NDJSON: one JSON object per line with the fields of POST /trainyard/v1/{project_id}/job-history\n\
 (job_name, job_desc, workspace_id, status, create_time, start_time, end_time, engine_type,\n\
 worker_server_num). CSV: a header line with the same column names; empty cells are absent.\n\
@@ -31,6 +31,9 @@ pub struct ImportArgs {
     /// File format [default: csv for a .csv file, ndjson otherwise].
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Convert a public cluster trace instead of reading history records.
+    #[arg(long, value_enum, value_name = "KIND", conflicts_with = "format")]
+    trace: Option<TraceKind>,
     /// Records per request, 1-100000.
     #[arg(long, value_name = "N", default_value_t = MAX_RECORDS)]
     batch_size: usize,
@@ -43,6 +46,28 @@ pub enum Format {
     Ndjson,
     /// Comma-separated values with a header line.
     Csv,
+}
+
+/// Public cluster traces `trainyard import --trace` converts (see `crate::traces`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceKind {
+    /// Microsoft Philly.
+    Philly,
+    /// SenseTime Helios.
+    Helios,
+    /// Alibaba PAI.
+    Alibaba,
+}
+
+impl TraceKind {
+    /// The name passed to `crate::traces::convert`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceKind::Philly => "philly",
+            TraceKind::Helios => "helios",
+            TraceKind::Alibaba => "alibaba",
+        }
+    }
 }
 
 const INT_COLUMNS: [&str; 6] = [
@@ -140,7 +165,12 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> anyhow::Result<()> {
             args.batch_size
         );
     }
-    let records = {
+    let records = if let Some(kind) = args.trace {
+        crate::traces::convert(kind.as_str(), &args.file)?
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
         let format = args.format.unwrap_or_else(|| {
             if args
                 .file

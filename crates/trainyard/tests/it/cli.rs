@@ -720,3 +720,51 @@ fn local_quickstart_uses_the_credentials_file() {
         stderr(&o)
     );
 }
+
+#[test]
+fn import_trace_converts_then_imports() {
+    let s = Server::start();
+    // The Helios layout (shared/data/traces): submission gaps in s, run times in s.
+    let p = s.dir.path().join("helios.csv");
+    std::fs::write(
+        &p,
+        "u_id,user,gpu_num,cpu_num,node_num,interval,run_time,new_status\n\
+         1,7,8,16,1,0,60,Pass\n\
+         2,7,1,4,1,30,5,Failed\n",
+    )
+    .unwrap();
+    let out = s.ok(&["import", "--trace", "helios", p.to_str().unwrap()]);
+    assert_eq!(out, "imported 2 jobs (ids 1-2) in 1 batches\n");
+    let list = s.api(
+        "/training-jobs",
+        &[("sortBy", "create_time"), ("order", "asc")],
+    );
+    // 2020-09-10 00:00 +08:00 = 1,599,667,200,000 ms; the second job 30 s later.
+    let rows: Vec<(String, i64, i64, i64)> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["job_name"].as_str().unwrap().to_owned(),
+                j["create_time"].as_i64().unwrap(),
+                j["status"].as_i64().unwrap(),
+                j["duration"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("helios-u7-1".to_owned(), 1_599_667_200_000, 10, 60_000),
+            ("helios-u7-2".to_owned(), 1_599_667_230_000, 11, 5_000),
+        ]
+    );
+    let o = s.run(&["import", "--trace", "alibaba", p.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a Helios file is not an Alibaba trace"
+    );
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+}
