@@ -31,10 +31,13 @@ use trainyard_store::Store;
 /// Opens (or creates) the data directory and its store, rebuilds the list index from the
 /// store, and starts the supervisor. Errors: an unusable data directory or database, or an
 /// invalid configuration.
-pub async fn build(config: ServerConfig) -> anyhow::Result<AppState> {
+pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
     config.validate().map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    // workers run in other directories: every path handed to them must be absolute
+    config.data_dir = std::path::absolute(&config.data_dir)
+        .with_context(|| format!("resolving data directory {}", config.data_dir.display()))?;
     let db = config.db_path();
     let auth = Arc::new(auth::AuthState::open(&config.data_dir)?);
     let store = tokio::task::spawn_blocking(move || Store::open(&db))

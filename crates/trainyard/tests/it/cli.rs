@@ -685,11 +685,10 @@ fn local_quickstart_uses_the_credentials_file() {
     assert_eq!(created["job_name"], "quick");
     let o = s.run(&["jobs", "wait", "quick", "--interval", "0.1"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    // The first line is the job's. (With the default, relative `./trainyard-data`, the worker
-    // wrapper currently adds a line "cannot create trainyard-data/logs/.../worker-0.exit": the
-    // server keeps the data directory relative; reported to the lead.)
+    // Regression: with the default, relative `./trainyard-data`, the worker wrapper (which runs
+    // in another directory) once appended "cannot create trainyard-data/logs/.../worker-0.exit".
     let log = s.ok(&["jobs", "logs", "quick"]);
-    assert!(log.starts_with("hi\n"), "{log}");
+    assert_eq!(log, "hi\n", "the log holds exactly the job's output (a relative data dir once added a wrapper error line)");
     let list = s.json(&["jobs", "list"]);
     assert_eq!(list["job_total_count"], 1);
     // Without credentials the same server refuses the CLI.
