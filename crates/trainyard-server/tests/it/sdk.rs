@@ -300,7 +300,7 @@ async fn list_all_walks_every_page_once_in_order() {
 
     // create_time descending, ties by job_id descending; 100 per page = 24 pages.
     let mut expected = rows.clone();
-    expected.sort_by(|a, b| (b.2, b.0).cmp(&(a.2, a.0)));
+    expected.sort_by_key(|r| std::cmp::Reverse((r.2, r.0)));
     let expected_ids: Vec<i64> = expected.iter().map(|r| r.0).collect();
     let got: Vec<i64> = Estimator::list_all(
         &s,

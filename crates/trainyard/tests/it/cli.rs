@@ -688,7 +688,10 @@ fn local_quickstart_uses_the_credentials_file() {
     // Regression: with the default, relative `./trainyard-data`, the worker wrapper (which runs
     // in another directory) once appended "cannot create trainyard-data/logs/.../worker-0.exit".
     let log = s.ok(&["jobs", "logs", "quick"]);
-    assert_eq!(log, "hi\n", "the log holds exactly the job's output (a relative data dir once added a wrapper error line)");
+    assert_eq!(
+        log, "hi\n",
+        "the log holds exactly the job's output (a relative data dir once added a wrapper error line)"
+    );
     let list = s.json(&["jobs", "list"]);
     assert_eq!(list["job_total_count"], 1);
     // Without credentials the same server refuses the CLI.
