@@ -140,6 +140,7 @@ fn same_row(a: &JobRow, b: &JobRow) -> bool {
 }
 
 /// Live jobs created by the test (job id, latest version id).
+#[derive(Default)]
 struct Created {
     jobs: Vec<(i64, i64)>,
     imported: Vec<i64>,
@@ -185,7 +186,7 @@ async fn mutate(s: &TestServer, c: &mut Created, kind: u8, pick: usize) {
                 .await;
         }
         _ => {
-            if pick % 2 == 0 && !c.jobs.is_empty() {
+            if pick.is_multiple_of(2) && !c.jobs.is_empty() {
                 let (j, _) = c.jobs.swap_remove(pick % c.jobs.len());
                 assert_eq!(s.delete(&format!("/training-jobs/{j}")).await.0, 200);
             } else if c.imported.len() > 1 {
@@ -264,7 +265,7 @@ fn random_queries_equal_the_sql_reference() {
     assert_eq!(st, 200, "{b}");
     let first = b["first_job_id"].as_i64().unwrap();
     let store = Store::open(&s.dir.path().join("trainyard.db")).unwrap();
-    let mut created = Created {
+    let created = Created {
         jobs: Vec::new(),
         imported: (first..first + 5000).collect(),
         seq: 0,
@@ -278,11 +279,14 @@ fn random_queries_equal_the_sql_reference() {
         ..Config::default()
     });
     let started = std::time::Instant::now();
-    let created = std::cell::RefCell::new(&mut created);
+    let created = std::cell::RefCell::new(created);
     let result = runner.run(&step(), |st| {
         rt.block_on(async {
             if let Some((kind, pick)) = st.mutation {
-                mutate(&s, &mut created.borrow_mut(), kind, pick).await;
+                // taken out of the cell, so no borrow is held across the await
+                let mut c = created.take();
+                mutate(&s, &mut c, kind, pick).await;
+                created.replace(c);
             }
             check(&s, &store, &st.pairs).await
         })
