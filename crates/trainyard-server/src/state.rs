@@ -90,8 +90,10 @@ pub struct AppState {
 
 impl AppState {
     /// Runs a write on a blocking thread: `f` gets the locked writer and returns its result and
-    /// the index change, which is applied while the writer is still held, so the index sees
-    /// writes in commit order.
+    /// the index change. The change is applied in commit order (a commit ticket taken while the
+    /// writer is held), after the writer is released, so the next transaction can commit while
+    /// this one's index change (e.g. an import's merge) is applied. The call returns after its
+    /// change is in the index (a list made after the answer sees the write).
     pub async fn write<T, F>(&self, f: F) -> HttpResult<T>
     where
         T: Send + 'static,
@@ -102,8 +104,7 @@ impl AppState {
         tokio::task::spawn_blocking(move || {
             let mut w = store.writer();
             let (out, op) = f(&mut w)?;
-            op.apply(&mut index.write());
-            drop(w);
+            w.into_ticket().apply(|| op.apply(&mut index.write()));
             Ok::<T, HttpError>(out)
         })
         .await?

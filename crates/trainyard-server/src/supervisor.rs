@@ -17,8 +17,8 @@
 //! fallback tick); it never polls.
 //!
 //! Every change goes through `Writer::update_status` with a compare-and-set on the expected
-//! status (`StatusUpdate::expect`), and the returned list row is applied to the index while the
-//! writer is held, so the list shows live statuses in commit order. A version that was stopped
+//! status (`StatusUpdate::expect`), and the returned list row is applied to the index in commit
+//! order (`Writer::into_ticket`), so the list shows live statuses in commit order. A version that was stopped
 //! (13) or deleted while the scheduler worked on it makes the next compare-and-set fail; the
 //! scheduler then drops it (and stops the workers it may have just started).
 //!
@@ -366,8 +366,7 @@ impl Inner {
         });
     }
 
-    /// Applies a status change (compare-and-set) and its list row, holding the writer while the
-    /// index changes.
+    /// Applies a status change (compare-and-set) and its list row, in commit order.
     async fn transition(
         &self,
         version_id: i64,
@@ -378,15 +377,16 @@ impl Inner {
         tokio::task::spawn_blocking(move || {
             let mut w = store.writer();
             let (job, v, row) = w.update_status(version_id, &up)?;
-            if let Some(row) = row {
-                IndexOp::Upsert {
-                    project: job.project_id,
-                    workspace: job.workspace_id,
-                    row,
+            w.into_ticket().apply(|| {
+                if let Some(row) = row {
+                    IndexOp::Upsert {
+                        project: job.project_id,
+                        workspace: job.workspace_id,
+                        row,
+                    }
+                    .apply(&mut index.write());
                 }
-                .apply(&mut index.write());
-            }
-            drop(w);
+            });
             Ok(v)
         })
         .await
@@ -629,6 +629,8 @@ impl Inner {
             self.release(vid);
             return;
         }
+        // taken before the spawn, so a version's duration is never shorter than its processes ran
+        let start = now_ms();
         let handle = match self.executor.submit(&spec).await {
             Ok(h) => h,
             Err(e) => {
@@ -638,7 +640,6 @@ impl Inner {
                 return;
             }
         };
-        let start = now_ms();
         let mut up = StatusUpdate::to(JobStatus::Running);
         up.start_time = Some(start);
         up.run_handle = Some(Some(handle.to_json()));

@@ -15,7 +15,7 @@ mod schema;
 
 pub use records::{JobRecord, NewJob, NewVersion, RunningVersion, StatusUpdate, VersionRecord};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::Path;
 use trainyard_api::history::HistoryRecord;
@@ -63,6 +63,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    commits: Sequencer,
 }
 
 impl std::fmt::Debug for Store {
@@ -73,6 +74,8 @@ impl std::fmt::Debug for Store {
 
 fn open_conn(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    // only takes effect when the file is created: 16 KiB pages keep the name index shallow
+    conn.pragma_update(None, "page_size", 16384)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -90,14 +93,17 @@ impl Store {
         Ok(Store {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            commits: Sequencer::default(),
         })
     }
 
-    /// Locks the writer. Hold the guard while applying the write's effect to in-memory
-    /// structures (the list index), so they see writes in commit order.
+    /// Locks the writer. To apply a write's effect to in-memory structures (the list index) in
+    /// commit order without holding the writer meanwhile, turn the writer into a
+    /// [`CommitTicket`] with [`Writer::into_ticket`] after the write.
     pub fn writer(&self) -> Writer<'_> {
         Writer {
             conn: self.writer.lock(),
+            commits: &self.commits,
         }
     }
 
@@ -352,6 +358,79 @@ fn job_row(conn: &Connection, job_id: i64) -> Result<Row> {
 /// The locked writer: every method is one transaction, committed (durable) when it returns Ok.
 pub struct Writer<'a> {
     conn: MutexGuard<'a, Connection>,
+    commits: &'a Sequencer,
+}
+
+/// Orders the application of committed writes to in-memory state: tickets are numbered while
+/// the writer is held (so in commit order) and applied strictly in that order.
+#[derive(Debug, Default)]
+struct Sequencer {
+    issued: Mutex<u64>,
+    applied: Mutex<u64>,
+    turn: Condvar,
+}
+
+/// The right to apply one committed write's in-memory effect, in commit order, after the
+/// writer has been released (so the next transaction can run meanwhile). Dropping a ticket
+/// without applying it passes the turn on.
+pub struct CommitTicket<'a> {
+    commits: &'a Sequencer,
+    number: u64,
+    done: bool,
+}
+
+impl<'a> Writer<'a> {
+    /// Releases the writer and returns the ticket of the writes made through it.
+    pub fn into_ticket(self) -> CommitTicket<'a> {
+        let number = {
+            let mut issued = self.commits.issued.lock();
+            *issued += 1;
+            *issued - 1
+        };
+        let commits = self.commits;
+        drop(self.conn);
+        CommitTicket {
+            commits,
+            number,
+            done: false,
+        }
+    }
+}
+
+impl Sequencer {
+    fn wait_turn(&self, number: u64) -> MutexGuard<'_, u64> {
+        let mut applied = self.applied.lock();
+        while *applied != number {
+            self.turn.wait(&mut applied);
+        }
+        applied
+    }
+}
+
+impl CommitTicket<'_> {
+    /// Waits until every earlier commit's effect is applied, then runs `f` (no later commit's
+    /// effect runs before `f` returns).
+    pub fn apply<T>(mut self, f: impl FnOnce() -> T) -> T {
+        let commits = self.commits;
+        let mut applied = commits.wait_turn(self.number);
+        let out = f();
+        *applied += 1;
+        self.done = true;
+        drop(applied);
+        commits.turn.notify_all();
+        out
+    }
+}
+
+impl Drop for CommitTicket<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut applied = self.commits.wait_turn(self.number);
+            *applied += 1;
+            drop(applied);
+            self.commits.turn.notify_all();
+        }
+    }
 }
 
 /// What a job deletion removed: its scope and versions (so their runs can be stopped).

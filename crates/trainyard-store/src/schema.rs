@@ -89,4 +89,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX tokens_user ON tokens(user_id);
     "#,
+    // 3: jobs(project_id) duplicated the prefix of the unique jobs_name index, and cost one
+    // more B-tree insert per job (history import speed)
+    r#"
+    DROP INDEX IF EXISTS jobs_project;
+    "#,
 ];

@@ -330,3 +330,26 @@ proptest! {
         prop_assert_eq!(ix.project_job_count("p"), store.project_job_count("p").unwrap());
     }
 }
+
+#[test]
+fn commit_tickets_apply_in_commit_order() {
+    let (_d, store) = open();
+    let log = parking_lot::Mutex::new(Vec::new());
+    let t1 = store.writer().into_ticket();
+    let t2 = store.writer().into_ticket();
+    let t3 = store.writer().into_ticket();
+    std::thread::scope(|s| {
+        let h3 = s.spawn(|| t3.apply(|| log.lock().push(3)));
+        let h2 = s.spawn(|| t2.apply(|| log.lock().push(2)));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(log.lock().is_empty(), "later commits wait for the first");
+        // dropping a ticket without applying it passes the turn on
+        drop(t1);
+        h2.join().unwrap();
+        h3.join().unwrap();
+    });
+    assert_eq!(*log.lock(), vec![2, 3]);
+    // the writer is free again and numbering goes on
+    store.writer().into_ticket().apply(|| log.lock().push(4));
+    assert_eq!(*log.lock(), vec![2, 3, 4]);
+}

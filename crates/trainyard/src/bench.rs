@@ -127,7 +127,10 @@ impl Server {
             .open(log)?;
         let child = Command::new(exe)
             .args(args)
-            .env("TRAINYARD_LOG", "warn")
+            .env(
+                "TRAINYARD_LOG",
+                "warn,trainyard_server::routes::history=info",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(logf)

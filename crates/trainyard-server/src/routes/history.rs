@@ -73,10 +73,14 @@ pub async fn import_history(
     Body(body): Body,
 ) -> HttpResult<Json<ImportResponse>> {
     let project = project(&p)?.as_str().to_owned();
-    let records = parse_ndjson(&body)?;
+    // parsing up to 64 MiB is CPU work: keep it off the async workers
+    let parsing = std::time::Instant::now();
+    let records = tokio::task::spawn_blocking(move || parse_ndjson(&body)).await??;
+    let parse_ms = parsing.elapsed().as_millis() as u64;
     let max_jobs = s.config.max_jobs;
     let rows = s
         .write(move |w| {
+            let committing = std::time::Instant::now();
             let rows = w
                 .import(&project, &records, max_jobs)
                 .map_err(|e| match e {
@@ -99,6 +103,12 @@ pub async fn import_history(
                     other => other.into(),
                 })?;
             let ids: Vec<i64> = rows.iter().map(|(_, r)| r.job_id).collect();
+            tracing::info!(
+                records = ids.len(),
+                parse_ms,
+                commit_ms = committing.elapsed().as_millis() as u64,
+                "history committed"
+            );
             Ok((ids, IndexOp::Bulk { project, rows }))
         })
         .await?;
