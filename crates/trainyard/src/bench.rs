@@ -85,6 +85,10 @@ struct ListArgs {
     /// Stop after the import (and its RSS): for profiling the import.
     #[arg(long)]
     import_only: bool,
+    /// Also run the query table while 100 jobs are created per second and 50 versions run
+    /// (`sleep` jobs in the same project and workspace; the server runs with quotas 50).
+    #[arg(long)]
+    under_load: bool,
 }
 
 /// Runs a `bench` subcommand.
@@ -437,6 +441,35 @@ async fn query_table(ctx: &Ctx, n: u64) -> anyhow::Result<Vec<Measured>> {
     Ok(out)
 }
 
+/// Creates one `sleep 60` job every 10 ms until `stop`; returns (created, failed).
+async fn create_load(
+    client: reqwest::Client,
+    list_url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (u64, u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sent = Vec::new();
+    let mut i = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tick.tick().await;
+        i += 1;
+        let body = serde_json::json!({"job_name": format!("load-{}-{i}", std::process::id()),
+            "config": {"worker_server_num": 1, "spec_id": 1, "user_command": "sleep 60"}});
+        let (c, u) = (client.clone(), list_url.clone());
+        sent.push(tokio::spawn(async move {
+            matches!(c.post(&u).json(&body).send().await, Ok(r) if r.status().is_success())
+        }));
+    }
+    let mut ok = 0;
+    for h in sent {
+        if h.await.unwrap_or(false) {
+            ok += 1;
+        }
+    }
+    (ok, i - ok)
+}
+
 fn print_table(n: u64, rows: &[Measured]) {
     println!(
         "| section | query | N | p50 ms | p99 ms | reps | rows | total | body bytes | target p50/p99 | ok |"
@@ -689,7 +722,11 @@ async fn list_cmd(a: ListArgs) -> anyhow::Result<()> {
         dir.display().to_string(),
         "--insecure-no-auth".into(),
         "--max-jobs".into(),
-        (a.jobs * 2 + 10_000).to_string(),
+        (a.jobs * 2 + 100_000).to_string(),
+        "--quotas".into(),
+        "50".into(),
+        "--max-running".into(),
+        "50".into(),
     ];
     let log = dir.join("bench-server.log");
     let p = &a.project;
@@ -771,6 +808,54 @@ async fn list_cmd(a: ListArgs) -> anyhow::Result<()> {
         "differential: {checked} random queries vs Store::list_jobs_sql: {mismatches} mismatches ({:.1} s)",
         t.elapsed().as_secs_f64()
     );
+
+    if a.under_load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load = tokio::spawn(create_load(client.clone(), list_url.clone(), stop.clone()));
+        // let the first 50 versions start
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let started = Instant::now();
+        let table = query_table(&ctx, a.jobs).await?;
+        println!("## the same queries while 100 jobs/s are created and 50 versions run");
+        print_table(a.jobs, &table);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (created, failed) = load.await?;
+        let running: JobListResponse = serde_json::from_slice(
+            &client
+                .get(format!("{list_url}?status=8&per_page=1"))
+                .send()
+                .await?
+                .bytes()
+                .await?,
+        )?;
+        println!(
+            "load: {created} jobs created in {:.1} s ({:.0}/s, {failed} failed); {} versions running at the end",
+            started.elapsed().as_secs_f64() + 2.0,
+            created as f64 / (started.elapsed().as_secs_f64() + 2.0),
+            running.job_total_count
+        );
+        // delete the load's jobs: that stops their runs (no `sleep` outlives the benchmark)
+        let search = format!(
+            "{list_url}?search_content=load-{}-&per_page=1000",
+            std::process::id()
+        );
+        let mut deleted = 0u64;
+        for _ in 0..1000 {
+            let page: JobListResponse =
+                serde_json::from_slice(&client.get(&search).send().await?.bytes().await?)?;
+            if page.jobs.is_empty() {
+                break;
+            }
+            for j in page.jobs {
+                client
+                    .delete(format!("{list_url}/{}", j.job_id))
+                    .send()
+                    .await?;
+                deleted += 1;
+            }
+        }
+        println!("load: {deleted} load jobs deleted (their runs stopped)");
+    }
 
     if a.wrk_secs > 0 {
         let default_q = format!("{list_url}?per_page=10");
