@@ -4,6 +4,7 @@
 mod auth;
 mod common;
 mod differential;
+mod faults;
 mod lifecycle;
 mod list;
 mod logs;
