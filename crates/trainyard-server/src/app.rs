@@ -2,7 +2,7 @@
 
 use crate::auth;
 use crate::error::error_response;
-use crate::routes::{history, jobs, logs, meta, versions};
+use crate::routes::{configs, history, jobs, logs, meta, versions};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -59,6 +59,16 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{version}/log/stream"), get(logs::log_stream))
         .route(&format!("{v1}/job/resource-specs"), get(meta::list_specs))
         .route(&format!("{v1}/job/ai-engines"), get(meta::list_engines))
+        .route(
+            &format!("{v1}/training-job-configs"),
+            get(configs::list_configs).post(configs::create_config),
+        )
+        .route(
+            &format!("{v1}/training-job-configs/{{config_name}}"),
+            get(configs::get_config)
+                .put(configs::update_config)
+                .delete(configs::delete_config),
+        )
         .route("/v3", get(auth::identity_version))
         .route("/v3/auth/tokens", post(auth::issue_token))
         .layer(DefaultBodyLimit::max(json_limit))

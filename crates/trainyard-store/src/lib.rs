@@ -10,6 +10,7 @@
 //!   evaluation of `list.md`, kept as the reference the index is tested against.
 
 pub mod auth;
+pub mod configs;
 mod records;
 mod schema;
 

@@ -94,4 +94,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX IF EXISTS jobs_project;
     "#,
+    // 4: named training-job configs (`training-jobs.md` §14, `configs.rs`)
+    r#"
+    CREATE TABLE training_job_configs (
+        config_id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id         TEXT    NOT NULL,
+        config_name        TEXT    NOT NULL,                -- A-Z a-z 0-9 _ -, case-sensitive
+        config_name_folded TEXT    NOT NULL,                -- search_fold(config_name), for search_content
+        config_desc        TEXT    NOT NULL DEFAULT '',
+        config             TEXT    NOT NULL DEFAULT '{}',   -- the flat config fields as JSON
+        create_time        INTEGER NOT NULL,
+        update_time        INTEGER NOT NULL,
+        UNIQUE (project_id, config_name)
+    );
+    "#,
 ];

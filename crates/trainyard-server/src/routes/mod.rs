@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource. Each parses, calls the store/index/supervisor, and
 //! maps the result; all routes are declared in `crate::app`.
 
+pub mod configs;
 pub mod history;
 pub mod jobs;
 pub mod logs;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod common;
+mod configs;
 mod differential;
 mod faults;
 mod lifecycle;

@@ -675,6 +675,109 @@ fn specs_engines_configs_completions_and_help() {
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
+/// `YYYY-MM-DD HH:MM:SS` of epoch ms in UTC+2 (the tests' `TZ`), by the civil-from-days
+/// algorithm: an independent check of the CLI's local times.
+fn utc_plus_2(ms: i64) -> String {
+    let secs = ms.div_euclid(1000) + 2 * 3600;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[test]
+fn configs_list_shows_configs_created_through_the_api() {
+    assert_eq!(utc_plus_2(1_700_000_000_000), "2023-11-15 00:13:20");
+    let s = Server::start();
+    let url = format!("{}/v1/{PROJECT}/training-job-configs", s.base);
+    let client = reqwest::blocking::Client::new();
+    for body in [
+        json!({"config_name": "gpu-small", "config_desc": "two workers", "spec_id": 2,
+               "worker_server_num": 2, "engine_id": 3}),
+        json!({"config_name": "cpu-tiny", "spec_id": 1}),
+    ] {
+        let r = client
+            .post(&url)
+            .json(&body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{body}");
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["config_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // JSON output is the API's answer; the server's default order is config_name desc
+    let all = s.json(&["configs", "list"]);
+    assert_eq!(all, s.api("/training-job-configs", &[]));
+    assert_eq!(names(&all), ["gpu-small", "cpu-tiny"]);
+    assert_eq!(all["config_total_count"], 2);
+
+    // The table: one row per config with its spec, workers, engine and local creation time.
+    let table = s.ok(&["configs", "list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    for h in [
+        "NAME",
+        "DESCRIPTION",
+        "SPEC",
+        "WORKERS",
+        "ENGINE",
+        "CREATED",
+    ] {
+        assert!(lines[0].contains(h), "{table}");
+    }
+    assert!(lines[1].contains("gpu-small"), "{table}");
+    assert!(lines[1].contains("two workers"), "{table}");
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    for v in ["2", "3"] {
+        assert!(cells.contains(&v), "{v} in {table}");
+    }
+    let created = all["configs"][0]["create_time"].as_i64().unwrap();
+    assert!(lines[1].contains(&utc_plus_2(created)), "{table}");
+    assert!(lines[2].contains("cpu-tiny"), "{table}");
+    assert!(table.contains("2 of 2 configs"), "{table}");
+
+    // The flags reach the server.
+    assert_eq!(
+        names(&s.json(&["configs", "list", "--search", "CPU"])),
+        ["cpu-tiny"]
+    );
+    assert_eq!(
+        names(&s.json(&["configs", "list", "--order", "asc"])),
+        ["cpu-tiny", "gpu-small"]
+    );
+    let page = s.json(&["configs", "list", "--per-page", "1", "--page", "2"]);
+    assert_eq!(
+        (names(&page), &page["config_total_count"]),
+        (vec!["cpu-tiny".to_owned()], &json!(2))
+    );
+    // Errors: one line with the code, non-zero exit.
+    let o = s.run(&["configs", "list", "--per-page", "1001"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: ModelArts.0101: per_page"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn local_quickstart_uses_the_credentials_file() {
     let s = Server::start_mode(true);
