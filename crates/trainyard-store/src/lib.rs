@@ -160,12 +160,7 @@ impl Store {
 
     /// Jobs of a project in all workspaces.
     pub fn project_job_count(&self, project: &str) -> Result<u64> {
-        let n: i64 = self.read().query_row(
-            "SELECT COUNT(*) FROM jobs WHERE project_id = ?1",
-            [project],
-            |r| r.get(0),
-        )?;
-        Ok(n as u64)
+        project_jobs(&self.read(), project)
     }
 
     /// Versions in any of `statuses` (oldest first): what the supervisor resumes at start.
@@ -474,12 +469,7 @@ impl Writer<'_> {
         max_jobs: u64,
     ) -> Result<(JobRecord, VersionRecord, Row)> {
         let tx = self.tx()?;
-        let count: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM jobs WHERE project_id = ?1",
-            [&new.project_id],
-            |r| r.get(0),
-        )?;
-        if count as u64 >= max_jobs {
+        if project_jobs(&tx, &new.project_id)? >= max_jobs {
             return Err(StoreError::QuotaExceeded { max_jobs });
         }
         if name_taken(&tx, &new.project_id, &new.workspace_id, &new.job_name)? {
@@ -494,6 +484,7 @@ impl Writer<'_> {
             params![new.project_id, new.workspace_id, new.job_name, search_fold(&new.job_name), new.job_desc, version.create_time],
         )?;
         let job_id = tx.last_insert_rowid();
+        add_project_jobs(&tx, &new.project_id, 1)?;
         let version_id = insert_version(&tx, job_id, 1, None, version)?;
         tx.execute(
             "UPDATE jobs SET latest_version_id = ?1 WHERE job_id = ?2",
@@ -564,6 +555,7 @@ impl Writer<'_> {
         };
         tx.execute("DELETE FROM versions WHERE job_id = ?1", [job_id])?;
         tx.execute("DELETE FROM jobs WHERE job_id = ?1", [job_id])?;
+        add_project_jobs(&tx, project, -1)?;
         tx.commit()?;
         Ok(DeletedJob { job, versions })
     }
@@ -583,6 +575,7 @@ impl Writer<'_> {
         if job.version_count <= 1 {
             tx.execute("DELETE FROM versions WHERE job_id = ?1", [job_id])?;
             tx.execute("DELETE FROM jobs WHERE job_id = ?1", [job_id])?;
+            add_project_jobs(&tx, project, -1)?;
             tx.commit()?;
             return Ok(DeletedVersion::JobDeleted(DeletedJob {
                 job,
@@ -667,12 +660,7 @@ impl Writer<'_> {
         max_jobs: u64,
     ) -> Result<Vec<(String, Row)>> {
         let tx = self.tx()?;
-        let count: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM jobs WHERE project_id = ?1",
-            [project],
-            |r| r.get(0),
-        )?;
-        if count as u64 + records.len() as u64 > max_jobs {
+        if project_jobs(&tx, project)? + records.len() as u64 > max_jobs {
             // a duplicate name is reported before the quota: look for one first
             let mut exists = tx.prepare_cached(
                 "SELECT 1 FROM jobs WHERE project_id = ?1 AND workspace_id = ?2 AND job_name = ?3",
@@ -774,9 +762,29 @@ impl Writer<'_> {
                 version_id += 1;
             }
         }
+        add_project_jobs(&tx, project, records.len() as i64)?;
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Jobs of a project, all workspaces: one row of `project_job_counts` (O(1), where a
+/// `COUNT(*)` scans every job of the project: 30 ms at a million, on every create).
+fn project_jobs(conn: &Connection, project: &str) -> Result<u64> {
+    let mut stmt =
+        conn.prepare_cached("SELECT jobs FROM project_job_counts WHERE project_id = ?1")?;
+    let n: Option<i64> = stmt.query_row([project], |r| r.get(0)).optional()?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}
+
+/// Adds `delta` to the project's job count, in the caller's transaction.
+fn add_project_jobs(tx: &Transaction<'_>, project: &str, delta: i64) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO project_job_counts (project_id, jobs) VALUES (?1, ?2)
+         ON CONFLICT(project_id) DO UPDATE SET jobs = jobs + ?2",
+    )?;
+    stmt.execute(params![project, delta])?;
+    Ok(())
 }
 
 fn name_taken(tx: &Transaction<'_>, project: &str, workspace: &str, name: &str) -> Result<bool> {

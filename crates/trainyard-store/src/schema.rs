@@ -108,4 +108,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         UNIQUE (project_id, config_name)
     );
     "#,
+    // 5: the number of jobs of each project, kept by every job insert and delete, so the
+    // `max_jobs` check of a create is O(1) instead of a COUNT(*) over the project's jobs
+    r#"
+    CREATE TABLE project_job_counts (
+        project_id TEXT    PRIMARY KEY,
+        jobs       INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO project_job_counts (project_id, jobs)
+        SELECT project_id, COUNT(*) FROM jobs GROUP BY project_id;
+    "#,
 ];

@@ -353,3 +353,62 @@ fn commit_tickets_apply_in_commit_order() {
     store.writer().into_ticket().apply(|| log.lock().push(4));
     assert_eq!(*log.lock(), vec![2, 3, 4]);
 }
+
+#[test]
+fn project_job_counts_are_kept_and_backfilled_by_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .writer()
+            .import(
+                "p",
+                &[
+                    hist("a", "0", 10, 1, None, None),
+                    hist("b", "w", 10, 1, None, None),
+                ],
+                100,
+            )
+            .unwrap();
+        let (job, _, _) = store
+            .writer()
+            .create_job(&new_job("c", "0"), &new_version(1), 100)
+            .unwrap();
+        store
+            .writer()
+            .create_job(
+                &NewJob {
+                    project_id: "q".into(),
+                    ..new_job("c", "0")
+                },
+                &new_version(1),
+                100,
+            )
+            .unwrap();
+        assert_eq!(
+            (
+                store.project_job_count("p").unwrap(),
+                store.project_job_count("q").unwrap()
+            ),
+            (3, 1)
+        );
+        store.writer().delete_job("p", job.job_id).unwrap();
+        assert_eq!(store.project_job_count("p").unwrap(), 2);
+    }
+    // a database from before the counts table: the migration computes them
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("DROP TABLE project_job_counts; PRAGMA user_version = 4;")
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        (
+            store.project_job_count("p").unwrap(),
+            store.project_job_count("q").unwrap(),
+            store.project_job_count("none").unwrap()
+        ),
+        (2, 1, 0)
+    );
+}
