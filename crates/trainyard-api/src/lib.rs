@@ -11,6 +11,7 @@
 //!
 //! It does no I/O and depends only on serde and Unicode tables.
 
+pub mod configs;
 pub mod error;
 pub mod history;
 pub mod jobs;

@@ -167,6 +167,30 @@ impl Order {
     }
 }
 
+/// Checks `search_content`: NFC, then 0–100 characters (400 `ModelArts.0101` naming it).
+pub fn parse_search(value: &str) -> Result<String, ApiError> {
+    let s = nfc(value);
+    let n = char_len(&s);
+    if n > MAX_SEARCH_CHARS {
+        return Err(ApiError::invalid(format!(
+            "search_content must be 0-100 characters, got {n}"
+        )));
+    }
+    Ok(s)
+}
+
+/// `sortBy` and `sort_by` may both be given only with the same key: `prev` is the earlier one
+/// (name, key), `name`/`key` the current one. Error: 400 `ModelArts.0101` naming both.
+pub fn agree_sort(prev: Option<(&str, &str)>, name: &str, key: &str) -> Result<(), ApiError> {
+    match prev {
+        Some((prev_name, prev_key)) if prev_key != key => Err(ApiError::invalid(format!(
+            "sortBy and sort_by must be equal when both are given, got {prev_name}={prev_key} and {name}={}",
+            clip(key)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A validated job-list query (`list.md` "Query parameters").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobListQuery {
@@ -246,28 +270,11 @@ impl JobListQuery {
                 "page" => q.page = parse_int_in("page", value, 1, MAX_PAGE as i64)? as u32,
                 "sortBy" | "sort_by" => {
                     let key = SortKey::parse(value)?;
-                    if let Some((prev_name, prev)) = sort
-                        && prev != key
-                    {
-                        return Err(ApiError::invalid(format!(
-                            "sortBy and sort_by must be equal when both are given, got {prev_name}={} and {name}={}",
-                            prev.as_str(),
-                            clip(value)
-                        )));
-                    }
+                    agree_sort(sort.map(|(n, k)| (n, k.as_str())), name, key.as_str())?;
                     sort = Some((name, key));
                 }
                 "order" => q.order = Order::parse(value)?,
-                "search_content" => {
-                    let s = nfc(value);
-                    let n = char_len(&s);
-                    if n > MAX_SEARCH_CHARS {
-                        return Err(ApiError::invalid(format!(
-                            "search_content must be 0-100 characters, got {n}"
-                        )));
-                    }
-                    q.search_content = s;
-                }
+                "search_content" => q.search_content = parse_search(value)?,
                 "workspace_id" => q.workspace_id = WorkspaceId::parse(value)?,
                 _ => {}
             }

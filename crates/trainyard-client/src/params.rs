@@ -217,28 +217,7 @@ pub(crate) fn query_pairs(q: &JobListQuery) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Sort keys of the config list (`training-jobs.md` §14).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ConfigSortKey {
-    /// `config_name` (the default).
-    #[default]
-    ConfigName,
-    /// `config_desc`.
-    ConfigDesc,
-    /// `create_time`.
-    CreateTime,
-}
-
-impl ConfigSortKey {
-    /// The wire name, e.g. `config_name`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ConfigSortKey::ConfigName => "config_name",
-            ConfigSortKey::ConfigDesc => "config_desc",
-            ConfigSortKey::CreateTime => "create_time",
-        }
-    }
-}
+pub use trainyard_api::configs::ConfigSortKey;
 
 /// Parameters of `GET /v1/{project_id}/training-job-configs` (`training-jobs.md` §14): only
 /// what is set is sent, so the server's defaults apply to the rest (`sortBy=config_name`,
@@ -291,23 +270,14 @@ impl ConfigListParams {
         self
     }
 
-    /// The checked wire pairs. Errors: [`Error::InvalidArgument`].
+    /// The wire pairs, checked with the server's own parser (same ranges and messages).
+    /// Errors: [`Error::InvalidArgument`].
     pub(crate) fn to_pairs(&self) -> Result<Vec<(String, String)>> {
         let mut v = Vec::new();
         if let Some(n) = self.per_page {
-            if !(1..=1000).contains(&n) {
-                return Err(Error::InvalidArgument(format!(
-                    "per_page must be an integer 1-1000, got \"{n}\""
-                )));
-            }
             v.push(("per_page".to_owned(), n.to_string()));
         }
         if let Some(n) = self.page {
-            if !(1..=65535).contains(&n) {
-                return Err(Error::InvalidArgument(format!(
-                    "page must be an integer 1-65535, got \"{n}\""
-                )));
-            }
             v.push(("page".to_owned(), n.to_string()));
         }
         if let Some(k) = self.sort_by {
@@ -317,15 +287,12 @@ impl ConfigListParams {
             v.push(("order".to_owned(), o.as_str().to_owned()));
         }
         if let Some(s) = &self.search_content {
-            let s = trainyard_api::text::nfc(s);
-            let n = s.chars().count();
-            if n > 100 {
-                return Err(Error::InvalidArgument(format!(
-                    "search_content must be 0-100 characters, got {n}"
-                )));
-            }
-            v.push(("search_content".to_owned(), s));
+            v.push(("search_content".to_owned(), trainyard_api::text::nfc(s)));
         }
+        trainyard_api::configs::ConfigListQuery::from_pairs(
+            v.iter().map(|(k, x)| (k.as_str(), x.as_str())),
+        )
+        .map_err(|e| Error::InvalidArgument(e.message))?;
         Ok(v)
     }
 }

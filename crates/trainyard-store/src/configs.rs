@@ -30,74 +30,7 @@ pub struct ConfigRecord {
     pub update_time: i64,
 }
 
-/// Sort keys of the config list (`sortBy`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ConfigSortKey {
-    /// `config_name` (the default).
-    #[default]
-    ConfigName,
-    /// `config_desc`.
-    ConfigDesc,
-    /// `create_time`.
-    CreateTime,
-}
-
-impl ConfigSortKey {
-    /// Every key, in wire-name order of the spec.
-    pub const ALL: [ConfigSortKey; 3] = [
-        ConfigSortKey::ConfigName,
-        ConfigSortKey::ConfigDesc,
-        ConfigSortKey::CreateTime,
-    ];
-
-    /// The wire name, e.g. `config_name`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ConfigSortKey::ConfigName => "config_name",
-            ConfigSortKey::ConfigDesc => "config_desc",
-            ConfigSortKey::CreateTime => "create_time",
-        }
-    }
-
-    /// The key with this wire name (case-sensitive), if any.
-    pub fn from_wire(raw: &str) -> Option<ConfigSortKey> {
-        ConfigSortKey::ALL.into_iter().find(|k| k.as_str() == raw)
-    }
-}
-
-/// A validated config-list query.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigListQuery {
-    /// Rows per page, 1–1000 (default 10).
-    pub per_page: u32,
-    /// 1-based page, 1–65535 (default 1).
-    pub page: u32,
-    /// Sort key (default `config_name`).
-    pub sort_by: ConfigSortKey,
-    /// Direction (default descending).
-    pub order: Order,
-    /// Literal, case-insensitive substring of `config_name` (NFC); empty keeps every config.
-    pub search_content: String,
-}
-
-impl Default for ConfigListQuery {
-    fn default() -> Self {
-        ConfigListQuery {
-            per_page: 10,
-            page: 1,
-            sort_by: ConfigSortKey::ConfigName,
-            order: Order::Desc,
-            search_content: String::new(),
-        }
-    }
-}
-
-impl ConfigListQuery {
-    /// Index of the first row of the page: `(page - 1) * per_page`.
-    pub fn offset(&self) -> u64 {
-        u64::from(self.page.max(1) - 1) * u64::from(self.per_page)
-    }
-}
+pub use trainyard_api::configs::{ConfigListQuery, ConfigSortKey};
 
 const COLUMNS: &str = "project_id, config_name, config_desc, config, create_time, update_time";
 

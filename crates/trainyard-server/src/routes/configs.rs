@@ -17,92 +17,15 @@ use crate::state::{AppState, IndexOp, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value, json};
+use trainyard_api::configs::{ConfigListQuery, parse_config_name};
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::jobs::{JobConfig, body_object, type_name};
-use trainyard_api::list::{MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_CHARS, Order};
-use trainyard_api::params::{check_desc, clip, parse_int_in};
-use trainyard_api::text::{char_len, nfc};
+use trainyard_api::params::{check_desc, clip};
 use trainyard_store::StoreError;
-use trainyard_store::configs::{ConfigListQuery, ConfigRecord, ConfigSortKey};
-
-/// Longest `config_name`, in characters.
-pub const MAX_NAME_CHARS: usize = 64;
+use trainyard_store::configs::ConfigRecord;
 
 /// Body keys that are not config fields.
 const META_KEYS: [&str; 4] = ["config_name", "config_desc", "workspace_id", "config"];
-
-/// Checks a `config_name`: 1–64 characters of `A-Z a-z 0-9 _ -` (400 `ModelArts.0101`
-/// naming `config_name`).
-pub fn parse_config_name(raw: &str) -> Result<String, ApiError> {
-    let ok = !raw.is_empty()
-        && raw.len() <= MAX_NAME_CHARS
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !ok {
-        return Err(ApiError::invalid(format!(
-            "config_name must be 1-64 characters of A-Z a-z 0-9 _ -, got {:?}",
-            clip(raw)
-        )));
-    }
-    Ok(raw.to_owned())
-}
-
-/// Parses the list query: `per_page` 1–1000 (10), `page` 1–65535 (1), `sortBy`/`sort_by`
-/// `config_name` | `config_desc` | `create_time` (`config_name`; else 400 `ModelArts.2790`;
-/// both names must agree), `order` asc/desc case-insensitive (desc), `search_content` 0–100
-/// characters after NFC. Unknown parameters are ignored.
-pub fn parse_list_query<'a>(
-    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<ConfigListQuery, ApiError> {
-    let mut q = ConfigListQuery::default();
-    let mut sort: Option<(&str, ConfigSortKey)> = None;
-    for (name, value) in pairs {
-        match name {
-            "per_page" => {
-                q.per_page = parse_int_in("per_page", value, 1, i64::from(MAX_PER_PAGE))? as u32
-            }
-            "page" => q.page = parse_int_in("page", value, 1, i64::from(MAX_PAGE))? as u32,
-            "sortBy" | "sort_by" => {
-                let key = ConfigSortKey::from_wire(value).ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidSortKey,
-                        format!(
-                            "{name} must be one of config_name, config_desc, create_time, got {:?}",
-                            clip(value)
-                        ),
-                    )
-                })?;
-                if let Some((prev_name, prev)) = sort
-                    && prev != key
-                {
-                    return Err(ApiError::invalid(format!(
-                        "sortBy and sort_by must be equal when both are given, got {prev_name}={} and {name}={}",
-                        prev.as_str(),
-                        clip(value)
-                    )));
-                }
-                sort = Some((name, key));
-            }
-            "order" => q.order = Order::parse(value)?,
-            "search_content" => {
-                let s = nfc(value);
-                let n = char_len(&s);
-                if n > MAX_SEARCH_CHARS {
-                    return Err(ApiError::invalid(format!(
-                        "search_content must be 0-100 characters, got {n}"
-                    )));
-                }
-                q.search_content = s;
-            }
-            _ => {}
-        }
-    }
-    if let Some((_, k)) = sort {
-        q.sort_by = k;
-    }
-    Ok(q)
-}
 
 /// The flat JSON form of a config: its known fields, with the pass-through ones at the same level.
 fn flat(c: &JobConfig) -> HttpResult<Map<String, Value>> {
@@ -238,7 +161,7 @@ pub async fn list_configs(
     q: QueryPairs,
 ) -> HttpResult<Json<Value>> {
     let project = project(&p)?.as_str().to_owned();
-    let query = parse_list_query(q.iter())?;
+    let query = ConfigListQuery::from_pairs(q.iter())?;
     let (total, rows) = s
         .read(move |st| Ok(st.list_configs(&project, &query)?))
         .await?;
@@ -365,71 +288,4 @@ pub async fn delete_config(
     })
     .await?;
     Ok(Json(json!({"is_success": true})))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_spec() {
-        assert!(parse_config_name("A-z_09").is_ok());
-        assert!(parse_config_name(&"n".repeat(64)).is_ok());
-        for bad in ["", "a b", "a.b", "a/b", "Ärger", "训练", &"n".repeat(65)] {
-            let e = parse_config_name(bad).unwrap_err();
-            assert_eq!(e.code.as_str(), "ModelArts.0101", "{bad:?}");
-            assert!(e.message.contains("config_name"), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn list_query_defaults_and_errors() {
-        let q = parse_list_query([]).unwrap();
-        assert_eq!(q, ConfigListQuery::default());
-        assert_eq!(q.order, Order::Desc);
-        assert_eq!(q.sort_by, ConfigSortKey::ConfigName);
-        assert_eq!((q.per_page, q.page), (10, 1));
-        let q = parse_list_query([
-            ("per_page", "0010"),
-            ("page", "+2"),
-            ("sortBy", "create_time"),
-            ("order", "ASC"),
-            ("search_content", "x"),
-            ("marker", "ignored"),
-        ])
-        .unwrap();
-        assert_eq!(q.per_page, 10);
-        assert_eq!(q.page, 2);
-        assert_eq!(q.sort_by, ConfigSortKey::CreateTime);
-        assert_eq!(q.order, Order::Asc);
-        assert_eq!(q.search_content, "x");
-        let err = |pairs: &[(&str, &str)]| parse_list_query(pairs.iter().copied()).unwrap_err();
-        for (pairs, code, names) in [
-            (&[("per_page", "1001")][..], "ModelArts.0101", "per_page"),
-            (&[("per_page", "0")][..], "ModelArts.0101", "per_page"),
-            (&[("page", "65536")][..], "ModelArts.0101", "page"),
-            (&[("sortBy", "job_name")][..], "ModelArts.2790", "sortBy"),
-            (
-                &[("sort_by", "CONFIG_NAME")][..],
-                "ModelArts.2790",
-                "sort_by",
-            ),
-            (&[("order", "up")][..], "ModelArts.0101", "order"),
-            (
-                &[("sortBy", "config_name"), ("sort_by", "create_time")][..],
-                "ModelArts.0101",
-                "sort_by",
-            ),
-        ] {
-            let e = err(pairs);
-            assert_eq!(e.code.as_str(), code, "{pairs:?}");
-            assert!(e.message.contains(names), "{pairs:?}: {}", e.message);
-        }
-        let long = "x".repeat(101);
-        assert!(
-            err(&[("search_content", long.as_str())])
-                .message
-                .contains("search_content")
-        );
-    }
 }

@@ -10,7 +10,7 @@ use trainyard_api::jobs::{
     CreateJobRequest, CreateJobResponse, JobConfig, SuccessResponse, body_object, parse_update_desc,
 };
 use trainyard_api::list::{JobListQuery, JobListResponse};
-use trainyard_store::{NewJob, NewVersion};
+use trainyard_store::{JobRecord, NewJob, NewVersion, VersionRecord};
 
 /// `GET /v1/{project_id}/training-jobs`: one page of the job list, answered from the index.
 pub async fn list_jobs(
@@ -91,6 +91,20 @@ pub fn new_version(
     })
 }
 
+/// The answer to a create job or create version (`training-jobs.md` §1, §6).
+pub fn created(job: JobRecord, v: &VersionRecord) -> CreateJobResponse {
+    CreateJobResponse {
+        is_success: true,
+        job_id: job.job_id,
+        job_name: job.job_name,
+        status: v.status,
+        create_time: v.create_time,
+        version_id: v.version_id,
+        version_name: v.version_name(),
+        resource_id: v.resource_id(),
+    }
+}
+
 /// `POST /v1/{project_id}/training-jobs`: creates a job and its version 1, then schedules it.
 pub async fn create_job(
     State(s): State<AppState>,
@@ -119,16 +133,7 @@ pub async fn create_job(
         })
         .await?;
     s.supervisor.wake();
-    Ok(Json(CreateJobResponse {
-        is_success: true,
-        job_id: job.job_id,
-        job_name: job.job_name,
-        status: v.status,
-        create_time: v.create_time,
-        version_id: v.version_id,
-        version_name: v.version_name(),
-        resource_id: v.resource_id(),
-    }))
+    Ok(Json(created(job, &v)))
 }
 
 /// `PUT /v1/{project_id}/training-jobs/{job_id}`: changes the job's description.

@@ -3,7 +3,7 @@
 
 use crate::error::HttpResult;
 use crate::extract::{Body, QueryPairs, id, project};
-use crate::routes::jobs::new_version;
+use crate::routes::jobs::{created, new_version};
 use crate::state::{AppState, IndexOp, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -103,16 +103,7 @@ pub async fn create_version(
         })
         .await?;
     s.supervisor.wake();
-    Ok(Json(CreateJobResponse {
-        is_success: true,
-        job_id: job.job_id,
-        job_name: job.job_name,
-        status: v.status,
-        create_time: v.create_time,
-        version_id: v.version_id,
-        version_name: v.version_name(),
-        resource_id: v.resource_id(),
-    }))
+    Ok(Json(created(job, &v)))
 }
 
 /// `DELETE .../versions/{version_id}`: stops it if it runs and removes it; the last version
