@@ -30,6 +30,12 @@ fn free_port() -> u16 {
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
+    start_with(data_dir, &[])
+}
+
+/// Starts `trainyard serve --insecure-no-auth` on a free port with extra flags, waiting
+/// (bounded) for its "listening" log line.
+fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> Server {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
         .args([
@@ -37,14 +43,14 @@ fn start(data_dir: &std::path::Path) -> Server {
             "--insecure-no-auth",
             "--listen",
             &format!("127.0.0.1:{port}"),
-            "--data-dir",
         ])
+        .args(extra)
+        .arg("--data-dir")
         .arg(data_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // wait for the "listening" log line (bounded)
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -161,41 +167,8 @@ fn sigkill_with_3_running_and_2_waiting_recovers_each_version_once() {
     let marks = tempfile::tempdir().unwrap();
     let marker = marks.path().join("runs.txt");
     let data = dir.path().join("data");
-    let start_q = |d: &std::path::Path| {
-        let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
-            .args([
-                "serve",
-                "--insecure-no-auth",
-                "--quotas",
-                "3",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("trainyard listening") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("server did not start");
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    };
     let c = client();
-    let server = start_q(&data);
+    let server = start_with(&data, &["--quotas", "3"]);
     // each run appends its version id once, then sleeps 4 s
     let cmd = format!(
         "echo $TRAINYARD_VERSION_ID >> '{}'; sleep 4; exit 0",
@@ -235,7 +208,7 @@ fn sigkill_with_3_running_and_2_waiting_recovers_each_version_once() {
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(server); // SIGKILL
-    let server = start_q(&data);
+    let server = start_with(&data, &["--quotas", "3"]);
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let st: Vec<i64> = made
