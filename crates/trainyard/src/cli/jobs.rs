@@ -37,8 +37,10 @@ trainyard jobs list --status FAILED --watch 5")]
     #[command(after_help = "Examples:\n  \
 trainyard jobs create --name resnet50 --engine Python --spec 1 --app-url ./code --boot-file train.py --param lr=0.1\n  \
 trainyard jobs create --name sweep-1 --command 'python3 train.py --epochs 3' --workers 2\n  \
-trainyard jobs create --file job.json --name job-copy\n\n\
---file takes the JSON body of POST /v1/{project_id}/training-jobs ({\"job_name\": ..., \"config\": {...}});\n\
+trainyard jobs create --file job.json --name job-copy\n  \
+trainyard jobs create --file job.yaml\n\n\
+--file takes the body of POST /v1/{project_id}/training-jobs ({\"job_name\": ..., \"config\": {...}}) as JSON,\n\
+or as YAML when the file ends in .yaml or .yml;\n\
 flags override its fields. Relative local paths are made absolute.")]
     Create(Box<CreateArgs>),
     /// Show a version's details (the latest unless --version is given).
@@ -171,7 +173,7 @@ struct CreateArgs {
     /// Custom image (config.user_image_url; stored only by the local executor).
     #[arg(long, value_name = "URL")]
     image: Option<String>,
-    /// A JSON create-job body to start from (flags override its fields).
+    /// A create-job body to start from, JSON or YAML (.yaml/.yml); flags override its fields.
     #[arg(long, short = 'f', value_name = "FILE")]
     file: Option<PathBuf>,
 }
@@ -506,8 +508,16 @@ async fn create(session: &Session, fmt: OutputFormat, a: CreateArgs) -> anyhow::
     if let Some(path) = &a.file {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let body: Map<String, Value> = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a JSON object", path.display()))?;
+        let yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        let body: Map<String, Value> = if yaml {
+            serde_norway::from_str(&text)
+                .with_context(|| format!("{} is not a YAML mapping", path.display()))?
+        } else {
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a JSON object", path.display()))?
+        };
         let text_field = |k: &str| -> anyhow::Result<Option<String>> {
             match body.get(k) {
                 None | Some(Value::Null) => Ok(None),

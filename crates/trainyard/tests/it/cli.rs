@@ -527,6 +527,33 @@ fn create_from_file_with_engine_params_and_delete_version() {
 }
 
 #[test]
+fn create_from_a_yaml_file() {
+    let s = Server::start();
+    let file = s.dir.path().join("job.yaml");
+    std::fs::write(
+        &file,
+        "job_name: from-yaml\njob_desc: written in YAML\nworkspace_id: yws\nconfig:\n  worker_server_num: 1\n  spec_id: 1\n  user_command: echo from yaml\n  parameter:\n    - {label: lr, value: 0.5}\n",
+    )
+    .unwrap();
+    s.json(&["jobs", "create", "--file", file.to_str().unwrap()]);
+    let v = s.json(&["jobs", "show", "from-yaml", "--workspace", "yws"]);
+    assert_eq!(
+        (&v["job_desc"], &v["user_command"], &v["parameter"]),
+        (
+            &json!("written in YAML"),
+            &json!("echo from yaml"),
+            &json!([{"label": "lr", "value": "0.5"}])
+        ),
+        "{v}"
+    );
+    // a YAML file that is not a mapping is refused with one line and a non-zero exit
+    std::fs::write(&file, "- just\n- a list\n").unwrap();
+    let o = s.run(&["jobs", "create", "--file", file.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("not a YAML mapping"), "{}", stderr(&o));
+}
+
+#[test]
 fn logs_follow_ends_when_the_version_ends() {
     let s = Server::start();
     let created = s.json(&[
