@@ -490,11 +490,7 @@ impl Writer<'_> {
             "UPDATE jobs SET latest_version_id = ?1 WHERE job_id = ?2",
             params![version_id, job_id],
         )?;
-        let job = get_job_any(&tx, job_id)?;
-        let v = get_version(&tx, version_id)?.ok_or(StoreError::NotFound)?;
-        let row = job_row(&tx, job_id)?;
-        tx.commit()?;
-        Ok((job, v, row))
+        commit_new_version(tx, job_id, version_id)
     }
 
     /// Adds a version to a job of `project`; it becomes the latest.
@@ -513,11 +509,7 @@ impl Writer<'_> {
             "UPDATE jobs SET latest_version_id = ?1, version_count = version_count + 1, next_version_no = ?2 WHERE job_id = ?3",
             params![version_id, no + 1, job_id],
         )?;
-        let job = get_job_any(&tx, job_id)?;
-        let v = get_version(&tx, version_id)?.ok_or(StoreError::NotFound)?;
-        let row = job_row(&tx, job_id)?;
-        tx.commit()?;
-        Ok((job, v, row))
+        commit_new_version(tx, job_id, version_id)
     }
 
     /// Changes a job's description.
@@ -785,6 +777,19 @@ fn add_project_jobs(tx: &Transaction<'_>, project: &str, delta: i64) -> Result<(
     )?;
     stmt.execute(params![project, delta])?;
     Ok(())
+}
+
+/// Reads back the job, the new version and the job's list row, then commits.
+fn commit_new_version(
+    tx: Transaction<'_>,
+    job_id: i64,
+    version_id: i64,
+) -> Result<(JobRecord, VersionRecord, Row)> {
+    let job = get_job_any(&tx, job_id)?;
+    let v = get_version(&tx, version_id)?.ok_or(StoreError::NotFound)?;
+    let row = job_row(&tx, job_id)?;
+    tx.commit()?;
+    Ok((job, v, row))
 }
 
 fn name_taken(tx: &Transaction<'_>, project: &str, workspace: &str, name: &str) -> Result<bool> {
