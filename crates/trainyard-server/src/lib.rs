@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod extract;
 pub mod routes;
@@ -29,20 +30,31 @@ use trainyard_index::{ListIndex, Row};
 use trainyard_store::Store;
 
 /// Opens (or creates) the data directory and its store, rebuilds the list index from the
-/// store, and starts the supervisor. Errors: an unusable data directory or database, or an
-/// invalid configuration.
+/// store, and starts the supervisor. Errors: an unusable data directory or database, an
+/// invalid configuration, or a data directory already used by another running server
+/// ([`datadir::DataDirLock`]: checked before anything else touches the directory).
+///
+/// Also makes this process non-dumpable (`PR_SET_DUMPABLE` 0), so that processes of the same
+/// user (workers included) cannot read its `/proc/<pid>/environ` or memory.
 pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
     config.validate().map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    // workers run in other directories: every path handed to them must be absolute
-    config.data_dir = std::path::absolute(&config.data_dir)
-        .with_context(|| format!("resolving data directory {}", config.data_dir.display()))?;
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::warn!(error = %e, "cannot make the server process non-dumpable");
+    }
+    let lock = datadir::DataDirLock::acquire(&config.data_dir)?;
+    // workers run in other directories: every path handed to them must be absolute (and
+    // canonical, so that path checks compare like with like)
+    config.data_dir = lock.dir().to_path_buf();
     let db = config.db_path();
+    datadir::precreate_db(&db)?;
     let auth = Arc::new(auth::AuthState::open(&config.data_dir)?);
-    let store = tokio::task::spawn_blocking(move || Store::open(&db))
+    let db2 = db.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db2))
         .await?
         .context("opening the store")?;
+    datadir::secure_db_files(&db)?;
     let store = Arc::new(store);
     let started = std::time::Instant::now();
     let st = store.clone();
@@ -83,6 +95,7 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
         index,
         supervisor,
         auth,
+        data_lock: Arc::new(lock),
     })
 }
 
@@ -94,6 +107,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let supervisor = state.supervisor.clone();
+    let lock = state.data_lock.clone();
     let app = NormalizePathLayer::trim_trailing_slash().layer(app::router(state));
     let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(shutdown)
@@ -101,5 +115,6 @@ pub async fn serve(
         .context("serving");
     // Runs keep going without a server; the next start adopts them.
     supervisor.shutdown().await;
+    lock.release();
     served
 }

@@ -86,6 +86,8 @@ pub struct AppState {
     pub supervisor: Arc<Supervisor>,
     /// Authentication: the access-key secret sealer and the brute-force table.
     pub auth: Arc<crate::auth::AuthState>,
+    /// The exclusive lock on the data directory, held for the server's life.
+    pub data_lock: Arc<crate::datadir::DataDirLock>,
 }
 
 impl AppState {

@@ -148,13 +148,17 @@ struct Opened {
 }
 
 fn open(args: &DataDirArgs) -> anyhow::Result<Opened> {
-    std::fs::create_dir_all(&args.data_dir)
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
     let cfg = ServerConfig {
         data_dir: args.data_dir.clone(),
         ..ServerConfig::default()
     };
+    // the same modes as `serve` (no lock: a running server may own the directory)
+    trainyard_server::datadir::precreate_db(&cfg.db_path())?;
     let store = Store::open(&cfg.db_path()).context("opening the store")?;
+    trainyard_server::datadir::secure_db_files(&cfg.db_path())?;
     Ok(Opened {
         store,
         dir: args.data_dir.clone(),

@@ -238,3 +238,101 @@ fn sigkill_with_3_running_and_2_waiting_recovers_each_version_once() {
         "each version ran exactly once (none duplicated, none lost)"
     );
 }
+
+/// Issue 9 §3 / issue 12 §5: a second `trainyard serve` on the same data directory is refused
+/// at start with a clear message, and never touches the first server's runs (no adoption, no
+/// orphan kill, no LOST): the running version goes on and completes on the first server.
+#[test]
+fn second_server_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c = client();
+    let first = start(&data);
+    let body = serde_json::json!({"job_name": "live", "config": {"worker_server_num": 1, "spec_id": 1, "user_command": "sleep 3; exit 0"}});
+    let v: serde_json::Value = c
+        .post(format!("{}/v1/{PROJECT}/training-jobs", first.base))
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let (job, version) = (
+        v["job_id"].as_i64().unwrap(),
+        v["version_id"].as_i64().unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while version_status(&c, &first.base, job, version) != 8 {
+        assert!(Instant::now() < deadline, "the version did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let port = free_port();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .args(["serve", "--insecure-no-auth", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("the second server did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "the second server must fail: {err}");
+    assert!(
+        err.contains("already using the data directory"),
+        "clear message: {err}"
+    );
+    assert!(
+        err.contains(&format!("pid {}", first.child.id())),
+        "names the server holding it: {err}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the second server never listened"
+    );
+    // the first server's run was left alone: still running, then completes
+    assert_eq!(version_status(&c, &first.base, job, version), 8);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = version_status(&c, &first.base, job, version);
+        if st == 10 {
+            break;
+        }
+        assert_eq!(st, 8, "the live run was disturbed");
+        assert!(Instant::now() < deadline, "the version did not complete");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // once the first server is gone, the directory can be used again
+    drop(first);
+    let again = start(&data);
+    assert_eq!(version_status(&c, &again.base, job, version), 10);
+    // issue 9 §1: the data directory is 0700 and the database files 0600, owned by the server
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    let mode = |p: &std::path::Path| {
+        let m = std::fs::metadata(p).unwrap();
+        assert_eq!(m.uid(), me, "{} owned by the server's user", p.display());
+        m.mode() & 0o777
+    };
+    assert_eq!(mode(&data), 0o700);
+    for f in [
+        "trainyard.db",
+        "trainyard.db-wal",
+        "trainyard.db-shm",
+        "auth.key",
+    ] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+}
