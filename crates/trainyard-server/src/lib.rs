@@ -11,6 +11,7 @@ pub mod datadir;
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod service;
 pub mod state;
 pub mod supervisor;
 

@@ -51,8 +51,9 @@ fn param<'a>(q: &'a QueryPairs, name: &str) -> Option<&'a str> {
     q.get(name).filter(|v| !v.is_empty())
 }
 
-/// Resolves `log_file` of a version to its file (400 naming `log_file` when it is not one).
-async fn log_file_path(
+/// Resolves `log_file` of a version to its file (400 naming `log_file` when it is not one;
+/// 404 for a version not in `project`).
+pub async fn log_file_path(
     s: &AppState,
     project: String,
     job_id: i64,
@@ -105,6 +106,18 @@ pub async fn log_stream(
         })?,
     };
     let path = log_file_path(&s, project, job_id, version_id, &log_file).await?;
+    Ok(follow(s, version_id, path, offset))
+}
+
+/// The server-sent event stream of a version's log file from byte `offset` (module docs):
+/// `log` events until the version has ended and everything was sent, then `end`. Used by
+/// [`log_stream`] and the console.
+pub fn follow(
+    s: AppState,
+    version_id: i64,
+    path: std::path::PathBuf,
+    offset: u64,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let follower = LogFollower::new(path, offset);
     let state = Follow {
         s,
@@ -119,7 +132,7 @@ pub async fn log_stream(
         let event = f.next_event().await;
         Some((Ok(event), f))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 struct Follow {

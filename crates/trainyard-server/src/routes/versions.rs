@@ -1,10 +1,10 @@
 //! `/v1/{project_id}/training-jobs/{job_id}/versions...`: detail (§3), delete (§4), list (§5),
-//! create (§6), stop (§7).
+//! create (§6), stop (§7). Thin: parse the request, call `crate::service`, answer JSON.
 
 use crate::error::HttpResult;
 use crate::extract::{Body, QueryPairs, id, project};
-use crate::routes::jobs::{created, new_version};
-use crate::state::{AppState, IndexOp, now_ms};
+use crate::service;
+use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use trainyard_api::jobs::{
@@ -12,18 +12,15 @@ use trainyard_api::jobs::{
     VersionListResponse, body_object,
 };
 use trainyard_api::params::parse_int_in;
-use trainyard_store::DeletedVersion;
 
 /// `GET .../versions/{version_id}`: the version object.
 pub async fn get_version(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,
 ) -> HttpResult<Json<VersionDetailResponse>> {
-    let project = project(&p)?.as_str().to_owned();
+    let project = project(&p)?;
     let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
-    let (job, ver) = s
-        .read(move |st| Ok(st.get_version(&project, job_id, version_id)?))
-        .await?;
+    let (job, ver) = service::get_version(&s, project.as_str(), job_id, version_id).await?;
     Ok(Json(VersionDetailResponse {
         is_success: true,
         version: ver.to_info(&job, now_ms()),
@@ -36,7 +33,7 @@ pub async fn list_versions(
     Path((p, j)): Path<(String, String)>,
     q: QueryPairs,
 ) -> HttpResult<Json<VersionListResponse>> {
-    let project = project(&p)?.as_str().to_owned();
+    let project = project(&p)?;
     let job_id = id("job_id", &j)?;
     let per_page = q
         .get("per_page")
@@ -48,9 +45,7 @@ pub async fn list_versions(
         .map(|v| parse_int_in("page", v, 0, 65535))
         .transpose()?
         .unwrap_or(0);
-    let (job, versions) = s
-        .read(move |st| Ok(st.list_versions(&project, job_id)?))
-        .await?;
+    let (job, versions) = service::list_versions(&s, project.as_str(), job_id).await?;
     let now = now_ms();
     let count = versions.len() as i64;
     let page_rows: Vec<_> = if page == 0 {
@@ -81,29 +76,12 @@ pub async fn create_version(
     Path((p, j)): Path<(String, String)>,
     Body(body): Body,
 ) -> HttpResult<Json<CreateJobResponse>> {
-    let project = project(&p)?.as_str().to_owned();
+    let project = project(&p)?;
     let job_id = id("job_id", &j)?;
     let req = CreateVersionRequest::from_json(&body_object(&body)?)?;
-    let pre = req.pre_version_id;
-    let proj = project.clone();
-    let (_, base) = s
-        .read(move |st| Ok(st.get_version(&proj, job_id, pre)?))
-        .await?;
-    let config = req.config.inherit(&base.config);
-    let version = new_version(&s, config, req.version_desc, now_ms())?;
-    let (job, v) = s
-        .write(move |w| {
-            let (job, v, row) = w.create_version(&project, job_id, pre, &version)?;
-            let op = IndexOp::Upsert {
-                project,
-                workspace: job.workspace_id.clone(),
-                row,
-            };
-            Ok(((job, v), op))
-        })
-        .await?;
-    s.supervisor.wake();
-    Ok(Json(created(job, &v)))
+    Ok(Json(
+        service::create_version(&s, project.as_str(), job_id, req).await?,
+    ))
 }
 
 /// `DELETE .../versions/{version_id}`: stops it if it runs and removes it; the last version
@@ -112,32 +90,9 @@ pub async fn delete_version(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,
 ) -> HttpResult<Json<SuccessResponse>> {
-    let project = project(&p)?.as_str().to_owned();
+    let project = project(&p)?;
     let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
-    let gone = s
-        .write(move |w| {
-            let d = w.delete_version(&project, job_id, version_id)?;
-            match d {
-                DeletedVersion::Remaining { job, version, row } => Ok((
-                    vec![*version],
-                    IndexOp::Upsert {
-                        project,
-                        workspace: job.workspace_id,
-                        row,
-                    },
-                )),
-                DeletedVersion::JobDeleted(dj) => {
-                    let op = IndexOp::Remove {
-                        project,
-                        workspace: dj.job.workspace_id.clone(),
-                        job_id,
-                    };
-                    Ok((dj.versions, op))
-                }
-            }
-        })
-        .await?;
-    s.supervisor.forget(&gone).await;
+    service::delete_version(&s, project.as_str(), job_id, version_id).await?;
     Ok(Json(SuccessResponse { is_success: true }))
 }
 
@@ -148,8 +103,6 @@ pub async fn stop_version(
 ) -> HttpResult<Json<SuccessResponse>> {
     let project = project(&p)?;
     let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
-    s.supervisor
-        .stop(project.as_str(), job_id, version_id)
-        .await?;
+    service::stop_version(&s, project.as_str(), job_id, version_id).await?;
     Ok(Json(SuccessResponse { is_success: true }))
 }
