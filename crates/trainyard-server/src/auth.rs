@@ -22,7 +22,7 @@
 //!
 //! With `insecure_no_auth` every request is let through (tests only).
 
-use crate::error::error_response;
+use crate::error::{HttpError, error_response};
 use crate::state::{AppState, now_ms};
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
@@ -36,7 +36,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_store::Store;
-use trainyard_store::auth::{Identity, ProjectRef, Sealer, TokenCheck};
+use trainyard_store::auth::{Identity, IssuedToken, ProjectRef, Sealer, TokenCheck};
 
 /// Wrong signatures for one AK, within [`FAILURE_WINDOW_MS`], that lock it out.
 pub const MAX_FAILURES: usize = 5;
@@ -389,12 +389,28 @@ fn required<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, ApiError> {
         .ok_or_else(|| ApiError::invalid(format!("{} must be a non-empty string", path.join("."))))
 }
 
-struct Login {
-    user: String,
-    domain: String,
-    password: String,
-    project_id: Option<String>,
-    project_name: Option<String>,
+/// Which project a password login is scoped to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginScope {
+    /// `scope.project.id`.
+    Id(String),
+    /// `scope.project.name`.
+    Name(String),
+    /// None named: the user's first project (the web console's sign-in).
+    FirstOfUser,
+}
+
+/// A password login (Keystone's password method), from `POST /v3/auth/tokens` or the web
+/// console's sign-in form. Its `Debug` never shows the password.
+pub struct Login {
+    /// User name.
+    pub user: String,
+    /// Domain (defaults to the user name).
+    pub domain: String,
+    /// Password.
+    pub password: String,
+    /// The project the token is scoped to.
+    pub scope: LoginScope,
 }
 
 impl std::fmt::Debug for Login {
@@ -403,8 +419,7 @@ impl std::fmt::Debug for Login {
             .field("user", &self.user)
             .field("domain", &self.domain)
             .field("password", &"<redacted>")
-            .field("project_id", &self.project_id)
-            .field("project_name", &self.project_name)
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -436,40 +451,35 @@ fn parse_login(body: &[u8]) -> Result<Login, ApiError> {
         .to_owned();
     let project_id = str_at(&v, &["auth", "scope", "project", "id"]).map(str::to_owned);
     let project_name = str_at(&v, &["auth", "scope", "project", "name"]).map(str::to_owned);
-    if project_id.is_none() && project_name.is_none() {
-        return Err(ApiError::invalid(
-            "auth.scope.project.id or auth.scope.project.name is required",
-        ));
-    }
+    let scope = match (project_id, project_name) {
+        (Some(id), _) => LoginScope::Id(id),
+        (None, Some(name)) => LoginScope::Name(name),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "auth.scope.project.id or auth.scope.project.name is required",
+            ));
+        }
+    };
     Ok(Login {
         user: name,
         domain,
         password,
-        project_id,
-        project_name,
+        scope,
     })
 }
 
-/// `POST /v3/auth/tokens`: a Keystone password login scoped to one project → 201, the token
-/// in `X-Subject-Token`, and the Keystone token body with a catalog pointing at this server.
-/// Wrong user, domain or password, or a project the user may not use → 401 `IAM.0004`.
-pub async fn issue_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    crate::extract::Body(body): crate::extract::Body,
-) -> Response {
-    let login = match parse_login(&body) {
-        Ok(l) => l,
-        Err(e) => return error_response(&e),
-    };
+/// Checks a password login and issues a token (the one login path: `POST /v3/auth/tokens` and
+/// the web console's sign-in both call it). Wrong user, domain or password, or a project the
+/// user may not use → 401 `IAM.0004`, the same for all.
+pub async fn login(state: &AppState, login: Login) -> Result<IssuedToken, HttpError> {
     let store = state.store.clone();
     let ttl_ms =
         i64::try_from(state.config.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let issued = tokio::task::spawn_blocking(move || {
-        let project = match (&login.project_id, &login.project_name) {
-            (Some(id), _) => ProjectRef::Id(id),
-            (None, Some(name)) => ProjectRef::Name(name),
-            (None, None) => return Ok(None),
+        let project = match &login.scope {
+            LoginScope::Id(id) => ProjectRef::Id(id),
+            LoginScope::Name(name) => ProjectRef::Name(name),
+            LoginScope::FirstOfUser => ProjectRef::FirstOfUser,
         };
         store.login(
             &login.user,
@@ -480,12 +490,32 @@ pub async fn issue_token(
             ttl_ms,
         )
     })
-    .await;
-    let issued = match issued {
-        Ok(Ok(Some(t))) => t,
-        Ok(Ok(None)) => return fail(ErrorCode::IamAuthFailed, MSG_LOGIN),
-        Ok(Err(e)) => return internal(&e),
-        Err(e) => return internal(&e),
+    .await?;
+    match issued {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(HttpError(ApiError::new(
+            ErrorCode::IamAuthFailed,
+            MSG_LOGIN,
+        ))),
+        Err(e) => Err(HttpError::internal(&e)),
+    }
+}
+
+/// `POST /v3/auth/tokens`: a Keystone password login scoped to one project → 201, the token
+/// in `X-Subject-Token`, and the Keystone token body with a catalog pointing at this server.
+/// Wrong user, domain or password, or a project the user may not use → 401 `IAM.0004`.
+pub async fn issue_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Body(body): crate::extract::Body,
+) -> Response {
+    let request = match parse_login(&body) {
+        Ok(l) => l,
+        Err(e) => return error_response(&e),
+    };
+    let issued = match login(&state, request).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
     };
     let pid = &issued.project.project_id;
     let url = format!("http://{}/v1/{pid}", public_authority(&state, &headers));
@@ -720,7 +750,7 @@ mod tests {
             (l.user.as_str(), l.domain.as_str(), l.password.as_str()),
             ("u", "d", "p")
         );
-        assert_eq!(l.project_name.as_deref(), Some("default"));
+        assert_eq!(l.scope, LoginScope::Name("default".into()));
         let no_scope = br#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"u","password":"p"}}}}}"#;
         let e = parse_login(no_scope).unwrap_err();
         assert!(e.message.contains("auth.scope.project"));

@@ -253,6 +253,8 @@ pub enum ProjectRef<'a> {
     Id(&'a str),
     /// By name.
     Name(&'a str),
+    /// The user's first project (by id): a login that names none (the web console's sign-in).
+    FirstOfUser,
 }
 
 /// A token just issued (the token itself is not stored).
@@ -398,6 +400,7 @@ fn find_project(
     r: ProjectRef<'_>,
 ) -> rusqlite::Result<Option<ProjectRecord>> {
     let (sql, key) = match r {
+        ProjectRef::FirstOfUser => return Ok(None),
         ProjectRef::Id(id) => (
             "SELECT project_id, name, created_at FROM projects WHERE project_id = ?1",
             id,
@@ -728,7 +731,12 @@ impl Store {
             match active_user(&conn, user, domain)? {
                 Some((user_id, hash, _)) => {
                     let projects = user_projects(&conn, user_id)?;
-                    let project = find_project(&conn, project)?;
+                    let project = match (project, projects.first()) {
+                        (ProjectRef::FirstOfUser, Some(first)) => {
+                            find_project(&conn, ProjectRef::Id(first))?
+                        }
+                        (project, _) => find_project(&conn, project)?,
+                    };
                     Some((user_id, hash, projects, project))
                 }
                 None => None,
@@ -778,6 +786,23 @@ impl Store {
             },
             project,
         }))
+    }
+
+    /// The projects a user may use (active user; empty otherwise), by id.
+    pub fn projects_of_user(&self, user_id: i64) -> AuthResult<Vec<ProjectRecord>> {
+        let conn = self.reader.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.project_id, p.name, p.created_at
+             FROM user_projects up
+             JOIN projects p ON p.project_id = up.project_id
+             JOIN users u ON u.user_id = up.user_id
+             WHERE up.user_id = ?1 AND u.removed_at IS NULL
+             ORDER BY p.project_id",
+        )?;
+        let rows = stmt
+            .query_map([user_id], project_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     /// Checks a token (`X-Auth-Token`) at `now_ms`.
@@ -996,6 +1021,53 @@ mod tests {
             7,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn first_project_login_and_projects_of_user() {
+        let (_d, s, _) = store();
+        let a = s.add_project(Some("b-proj"), "beta", 1).unwrap();
+        let b = s.add_project(Some("a-proj"), "alpha", 1).unwrap();
+        let c = s.add_project(Some("c-proj"), "gamma", 1).unwrap();
+        let u = s
+            .add_user(
+                "carol",
+                "carol",
+                "correct horse",
+                &["beta".into(), "alpha".into()],
+                2,
+            )
+            .unwrap();
+        // the user's projects with their names, by id; not the project she may not use
+        let mine = s.projects_of_user(u.user_id).unwrap();
+        assert_eq!(mine, vec![b.clone(), a.clone()]);
+        assert!(!mine.contains(&c));
+        // a login naming no project is scoped to the first of them (by id)
+        let t = s
+            .login(
+                "carol",
+                "carol",
+                "correct horse",
+                ProjectRef::FirstOfUser,
+                10,
+                1000,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.project, b);
+        assert_eq!(t.identity.projects, vec!["a-proj".to_owned()]);
+        // ...and refused alike with a wrong password or an unknown user
+        for (user, pw) in [("carol", "wrong horse"), ("dave", "correct horse")] {
+            assert!(
+                s.login(user, user, pw, ProjectRef::FirstOfUser, 10, 1000)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        // a removed user has no projects
+        s.remove_user("carol", "carol", 20).unwrap();
+        assert!(s.projects_of_user(u.user_id).unwrap().is_empty());
+        assert!(s.projects_of_user(9999).unwrap().is_empty());
     }
 
     #[test]
