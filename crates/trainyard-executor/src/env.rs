@@ -133,6 +133,8 @@ mod tests {
             workers,
             command: RunCommand::Shell("true".into()),
             working_dir: PathBuf::from("/"),
+            app_url: None,
+            boot_file: None,
             env: vec![
                 ("FOO".into(), "user".into()),
                 ("TRAINYARD_JOB_ID".into(), "evil".into()),

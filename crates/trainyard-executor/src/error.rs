@@ -66,3 +66,42 @@ pub(crate) fn one_line(s: String) -> String {
         s
     }
 }
+
+/// Which step of `statuses.md` a pre-flight refusal belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreflightStage {
+    /// The run environment cannot be prepared (`app_url` or the boot file is missing):
+    /// 2 IMAGE_CREATING → 3 JOBSTAT_IMAGE_FAILED.
+    Image,
+    /// The executor cannot start it (the engine command cannot be found, the cluster refuses
+    /// the request): 4 SUBMIT_TRYING → 5 JOBSTAT_SUBMIT_FAILED.
+    Submit,
+}
+
+/// A version that cannot run, found before anything was started ([`crate::Executor::preflight`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct PreflightError {
+    /// The step that refuses it (→ 3 or 5).
+    pub stage: PreflightStage,
+    /// One line naming what is wrong, e.g. `boot file /srv/code/train.py does not exist`.
+    pub reason: String,
+}
+
+impl PreflightError {
+    /// A refusal of the image step (→ 3 JOBSTAT_IMAGE_FAILED).
+    pub fn image(reason: impl Into<String>) -> PreflightError {
+        PreflightError {
+            stage: PreflightStage::Image,
+            reason: one_line(reason.into()),
+        }
+    }
+
+    /// A refusal of the submit step (→ 5 JOBSTAT_SUBMIT_FAILED).
+    pub fn submit(reason: impl Into<String>) -> PreflightError {
+        PreflightError {
+            stage: PreflightStage::Submit,
+            reason: one_line(reason.into()),
+        }
+    }
+}

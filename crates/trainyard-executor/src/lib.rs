@@ -1,21 +1,22 @@
-//! trainyard executors: run the workers of a training-job version, observe how they end, stop
-//! them, and find their logs.
+//! trainyard executors: everything that touches the processes, the files of a run, or a
+//! cluster. The supervisor (server crate) only schedules and records statuses; it reaches the
+//! machine only through the [`Executor`] trait.
 //!
-//! The [`Executor`] trait is what the supervisor (in the server crate) drives; it is
-//! dyn-compatible (`Arc<dyn Executor>`). [`LocalExecutor`] runs processes on this machine;
-//! a cluster engine (Slurm) implements the same trait (see the crate README).
+//! The trait is dyn-compatible (`Arc<dyn Executor>`). [`LocalExecutor`] runs processes on this
+//! machine; a cluster engine (Slurm) implements the same trait (see the crate README).
 //!
 //! Typical use by the supervisor:
-//! 1. [`check_paths`] (failure → 3 JOBSTAT_IMAGE_FAILED),
-//! 2. [`build_argv`] (or [`RunCommand::Shell`] for `user_command`) into a [`RunSpec`],
-//! 3. [`Executor::submit`] (failure → 5 JOBSTAT_SUBMIT_FAILED); persist the [`RunHandle`];
+//! 1. build a [`RunSpec`] (its log directory from [`Executor::log_dir`]), then
+//!    [`Executor::preflight`] (→ 3 JOBSTAT_IMAGE_FAILED or 5 JOBSTAT_SUBMIT_FAILED),
+//! 2. [`Executor::submit`] (failure → 5 JOBSTAT_SUBMIT_FAILED); persist the [`RunHandle`];
 //!    status 8 RUNNING,
-//! 4. [`Executor::wait`] in a task → [`RunOutcome`] → 10/11/12,
-//! 5. on a stop request: status 9, then [`Executor::stop`],
-//! 6. after a restart: [`Executor::adopt`] each stored handle (failure → 14 JOBSTAT_LOST),
-//!    then wait as in 4,
-//! 7. logs: [`log_path`] + [`logs::read_lines`] for `aom-log`, [`logs::LogFollower`] for SSE,
-//!    [`copy_logs`] for `log_url`.
+//! 3. [`Executor::wait`] in a task → [`RunOutcome`] → [`Executor::copy_logs`] to `log_url` →
+//!    10/11/12,
+//! 4. on a stop request: status 9, then [`Executor::stop`],
+//! 5. after a restart: [`Executor::adopt`] each stored handle (failure → 14 JOBSTAT_LOST),
+//!    then [`Executor::reconcile`] (what no stored run accounts for), then wait as in 3,
+//! 6. logs for the API: [`Executor::read_log`] (`aom-log`), [`Executor::follow_log`] (SSE),
+//!    [`Executor::worker_log`] (where a worker's log is).
 
 mod env;
 mod error;
@@ -27,29 +28,79 @@ mod procfs;
 mod spec;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
 pub use env::{free_port, is_secret_env_name, worker_env};
-pub use error::{ExecError, Lost, SubmitError};
+pub use error::{ExecError, Lost, PreflightError, PreflightStage, SubmitError};
 pub use handle::{BackendHandle, LocalWorker, RunHandle};
-pub use local::{LocalConfig, LocalExecutor};
+pub use local::{LocalConfig, LocalExecutor, RUN_DIR_VAR};
 pub use logs::{copy_logs, exit_status_path, log_path};
 pub use outcome::{RunOutcome, WorkerExit, signal_name};
-pub use spec::{Resources, RunCommand, RunSpec, boot_file_path, build_argv, check_paths};
+pub use spec::{
+    Resources, RunCommand, RunSpec, boot_file_path, build_argv, check_paths, check_run_paths,
+};
 
 /// A boxed, sendable future (what the [`Executor`] methods return, so the trait stays
 /// dyn-compatible).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// An engine that runs versions: submit, observe, stop, adopt after a restart, log location.
+/// What the supervisor still accounts for after a restart, handed to
+/// [`Executor::reconcile`] once every stored 8/9 run was adopted (or found lost).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KnownRuns {
+    /// Runs adopted from their stored handle (they keep running).
+    pub adopted: Vec<RunHandle>,
+    /// `(job_id, version_id)` of versions in 1/2/4/7 that will be submitted again. An executor
+    /// whose submit finds an earlier submission again (Slurm, by job name) keeps their runs; the
+    /// local executor kills them (they run again from the start).
+    pub waiting: Vec<(i64, i64)>,
+}
+
+/// What [`Executor::reconcile`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Runs (process groups, cluster jobs) ended because no known version accounts for them.
+    pub orphans_ended: usize,
+}
+
+/// One worker's log of a version: what the log routes ask an executor for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerLog {
+    /// The job id.
+    pub job_id: i64,
+    /// The version id.
+    pub version_id: i64,
+    /// The worker index (0-based; the `.{i}` of the API log name).
+    pub worker: u32,
+}
+
+/// An engine that runs versions: pre-flight, submit, observe, stop, adopt and reconcile after a
+/// restart, and the logs of its runs.
 ///
-/// Every method is keyed by `(job_id, version_id)` through the [`RunHandle`] and is safe to
-/// repeat. Nothing here changes a version's status: the supervisor maps results to statuses.
+/// Every method is keyed by `(job_id, version_id)` (through the [`RunHandle`] or a
+/// [`WorkerLog`]) and is safe to repeat. Nothing here changes a version's status: the supervisor
+/// maps results to statuses. No method is called on an API request path except the log ones,
+/// which only read files.
 pub trait Executor: Send + Sync {
     /// Short name of the executor kind (`local`, `slurm`, ...), for logs and config.
     fn kind(&self) -> &'static str;
+
+    /// Checks at server start that the executor can work (e.g. the cluster's commands answer).
+    /// The error is one line for the operator. The default accepts.
+    fn check_ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The directory that holds the logs of version `version_id` of job `job_id` (one file per
+    /// worker, [`log_path`]); what the supervisor puts in [`RunSpec::log_dir`].
+    fn log_dir(&self, job_id: i64, version_id: i64) -> PathBuf;
+
+    /// Checks, before anything is started, that `spec` can run here: its paths exist
+    /// ([`PreflightStage::Image`] → 3) and its program can be found or the engine accepts it
+    /// ([`PreflightStage::Submit`] → 5). Starts nothing.
+    fn preflight<'a>(&'a self, spec: &'a RunSpec) -> BoxFuture<'a, Result<(), PreflightError>>;
 
     /// Starts every worker of `spec`. Returns once they are started (not when they end).
     ///
@@ -61,6 +112,11 @@ pub trait Executor: Send + Sync {
     /// [`Executor::wait`] and [`Executor::stop`] work on it again. `Ok` when at least one worker
     /// still runs (or the run is already monitored); [`Lost`] when none does.
     fn adopt<'a>(&'a self, handle: &'a RunHandle) -> BoxFuture<'a, Result<(), Lost>>;
+
+    /// After the adoptions of a restart: ends whatever of this executor's runs no version in
+    /// `known` accounts for (workers started but never recorded, workers of deleted versions).
+    /// Never touches runs of another server.
+    fn reconcile<'a>(&'a self, known: &'a KnownRuns) -> BoxFuture<'a, Reconciled>;
 
     /// Waits until the run ends and returns its outcome (immediately if it already ended).
     /// Any number of callers may wait on the same run. Fails with
@@ -87,5 +143,49 @@ pub trait Executor: Send + Sync {
     /// Where worker `worker` of the run writes its log (stdout and stderr interleaved).
     fn log_path(&self, handle: &RunHandle, worker: u32) -> PathBuf {
         log_path(&handle.log_dir, worker)
+    }
+
+    /// Where a worker's log is, whether or not the version ran yet (a log that does not exist
+    /// reads as empty).
+    fn worker_log(&self, log: WorkerLog) -> PathBuf {
+        log_path(&self.log_dir(log.job_id, log.version_id), log.worker)
+    }
+
+    /// One `aom-log` page of a worker's log ([`logs::read_lines`], on the blocking pool).
+    fn read_log(
+        &self,
+        log: WorkerLog,
+        base_line: Option<String>,
+        lines: usize,
+        order: logs::LogOrder,
+    ) -> BoxFuture<'static, Result<logs::LogPage, logs::LogError>> {
+        Box::pin(logs::read_lines_async(
+            self.worker_log(log),
+            base_line,
+            lines,
+            order,
+        ))
+    }
+
+    /// A follower of a worker's log from byte `offset` (for the SSE `log/stream`).
+    fn follow_log(&self, log: WorkerLog, offset: u64) -> logs::LogFollower {
+        logs::LogFollower::new(self.worker_log(log), offset)
+    }
+
+    /// Copies each worker's log of an ended run to `dest_dir/<file_names[i]>` (`log_url`);
+    /// see [`copy_logs`]. Returns the files written.
+    fn copy_logs<'a>(
+        &'a self,
+        handle: &'a RunHandle,
+        dest_dir: &'a Path,
+        file_names: &'a [String],
+    ) -> BoxFuture<'a, std::io::Result<Vec<PathBuf>>> {
+        let (dir, workers) = (handle.log_dir.clone(), handle.workers);
+        let (dest, names) = (dest_dir.to_path_buf(), file_names.to_vec());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || copy_logs(&dir, workers, &dest, &names))
+                .await
+                .map_err(std::io::Error::other)?
+        })
     }
 }

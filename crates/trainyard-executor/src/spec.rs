@@ -21,8 +21,17 @@ pub struct RunSpec {
     pub workers: u32,
     /// What every worker runs.
     pub command: RunCommand,
-    /// Working directory of every worker (`app_url`).
+    /// Working directory of every worker (`app_url`, or the log directory for a
+    /// `user_command` run without `app_url`).
     pub working_dir: PathBuf,
+    /// The version's `app_url` as a local path, when set: must be an existing directory
+    /// ([`Executor::preflight`](crate::Executor::preflight), → 3 JOBSTAT_IMAGE_FAILED).
+    #[serde(default)]
+    pub app_url: Option<PathBuf>,
+    /// The boot file resolved against `app_url` ([`boot_file_path`]), for runs without
+    /// `user_command`: must be an existing regular file (pre-flight, → 3).
+    #[serde(default)]
+    pub boot_file: Option<PathBuf>,
     /// Extra environment, applied after the inherited (secret-free) server environment and
     /// before the variables trainyard sets itself (`TRAINYARD_*`, `DATA_URL`, `RANK`, ...), which
     /// therefore cannot be overridden.
@@ -142,25 +151,37 @@ pub fn build_argv(
 /// `app_url /srv/code does not exist`; the supervisor stores it as the `status_reason` of
 /// 3 JOBSTAT_IMAGE_FAILED. Pass `None` for `user_command` runs, which have no boot file.
 pub fn check_paths(app_url: &Path, boot_file_url: Option<&str>) -> Result<(), String> {
-    match std::fs::metadata(app_url) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(format!("app_url {} is not a directory", app_url.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("app_url {} does not exist", app_url.display()));
-        }
-        Err(e) => {
-            return Err(format!(
-                "app_url {} is not accessible: {e}",
-                app_url.display()
-            ));
+    if let Some(boot) = boot_file_url
+        && strip_file_scheme(boot).trim().is_empty()
+    {
+        check_run_paths(Some(app_url), None)?;
+        return Err("boot_file_url is empty".to_owned());
+    }
+    let boot = boot_file_url.map(|b| boot_file_path(app_url, b));
+    check_run_paths(Some(app_url), boot.as_deref())
+}
+
+/// The path part of a pre-flight ([`RunSpec::app_url`], [`RunSpec::boot_file`]): `app_url`, when
+/// given, must be an existing directory and `boot_file`, when given, an existing regular file.
+/// The error is one line naming the path (→ 3 JOBSTAT_IMAGE_FAILED).
+pub fn check_run_paths(app_url: Option<&Path>, boot_file: Option<&Path>) -> Result<(), String> {
+    if let Some(app_url) = app_url {
+        match std::fs::metadata(app_url) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("app_url {} is not a directory", app_url.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("app_url {} does not exist", app_url.display()));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "app_url {} is not accessible: {e}",
+                    app_url.display()
+                ));
+            }
         }
     }
-    if let Some(boot) = boot_file_url {
-        if strip_file_scheme(boot).trim().is_empty() {
-            return Err("boot_file_url is empty".to_owned());
-        }
-        let path = boot_file_path(app_url, boot);
-        match std::fs::metadata(&path) {
+    if let Some(path) = boot_file {
+        match std::fs::metadata(path) {
             Ok(m) if m.is_file() => {}
             Ok(_) => {
                 return Err(format!(

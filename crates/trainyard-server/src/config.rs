@@ -18,6 +18,40 @@ pub struct EngineConfig {
     pub command: String,
 }
 
+/// Which executor runs the versions (`runtime.md`): `[executor] kind` in the TOML file,
+/// `TRAINYARD_EXECUTOR`, or `--executor`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// Processes on the server's machine (the default).
+    #[default]
+    Local,
+    /// Jobs on a Slurm cluster (`docs/executors.md`).
+    Slurm,
+}
+
+impl std::str::FromStr for ExecutorKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ExecutorKind, String> {
+        match s {
+            "local" => Ok(ExecutorKind::Local),
+            "slurm" => Ok(ExecutorKind::Slurm),
+            other => Err(format!(
+                "unknown executor {other:?}: expected \"local\" or \"slurm\""
+            )),
+        }
+    }
+}
+
+/// The `[executor]` table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExecutorConfig {
+    /// `local` (default) or `slurm`.
+    pub kind: ExecutorKind,
+}
+
 /// The server's configuration (`trainyard serve`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerConfig {
@@ -43,6 +77,8 @@ pub struct ServerConfig {
     pub specs: Vec<Spec>,
     /// Engines (`/job/ai-engines`).
     pub engines: Vec<EngineConfig>,
+    /// The executor (`[executor]`).
+    pub executor: ExecutorConfig,
 }
 
 fn engine(id: i64, ty: i64, name: &str, version: &str, command: &str) -> EngineConfig {
@@ -94,13 +130,15 @@ impl Default for ServerConfig {
                 engine(3, 10, "PyTorch", "python3", "python3 -u"),
                 engine(4, 6, "Scikit_Learn", "python3", "python3 -u"),
             ],
+            executor: ExecutorConfig::default(),
         }
     }
 }
 
 impl ServerConfig {
     /// Loads defaults, then `file` (if given and present), then `TRAINYARD_*` variables
-    /// (`TRAINYARD_LISTEN`, `TRAINYARD_DATA_DIR`, `TRAINYARD_MAX_JOBS`, ...).
+    /// (`TRAINYARD_LISTEN`, `TRAINYARD_DATA_DIR`, `TRAINYARD_MAX_JOBS`, ...,
+    /// `TRAINYARD_EXECUTOR` for `[executor] kind`).
     pub fn load(file: Option<&Path>) -> Result<ServerConfig, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(ServerConfig::default()));
         if let Some(f) = file {
@@ -117,6 +155,11 @@ impl ServerConfig {
             "max_body_bytes",
             "token_ttl_secs",
         ]));
+        fig = fig.merge(
+            Env::prefixed("TRAINYARD_")
+                .only(&["executor"])
+                .map(|_| "executor.kind".into()),
+        );
         fig.extract().map_err(Box::new)
     }
 
@@ -164,5 +207,33 @@ impl ServerConfig {
     /// The spec with this id.
     pub fn spec(&self, id: i64) -> Option<&Spec> {
         self.specs.iter().find(|s| s.spec_id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executor_kind_from_toml_defaults_to_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("trainyard.toml");
+        std::fs::write(&f, "quotas = 3\n").unwrap();
+        let c = ServerConfig::load(Some(&f)).unwrap();
+        assert_eq!(c.executor.kind, ExecutorKind::Local);
+        std::fs::write(&f, "[executor]\nkind = \"slurm\"\n").unwrap();
+        let c = ServerConfig::load(Some(&f)).unwrap();
+        assert_eq!(c.executor.kind, ExecutorKind::Slurm);
+        std::fs::write(&f, "[executor]\nkind = \"kubernetes\"\n").unwrap();
+        let e = ServerConfig::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("kubernetes"), "{e}");
+    }
+
+    #[test]
+    fn executor_kind_parses_flag_values() {
+        assert_eq!("local".parse::<ExecutorKind>(), Ok(ExecutorKind::Local));
+        assert_eq!("slurm".parse::<ExecutorKind>(), Ok(ExecutorKind::Slurm));
+        let e = "Slurm".parse::<ExecutorKind>().unwrap_err();
+        assert!(e.contains("\"local\" or \"slurm\""), "{e}");
     }
 }

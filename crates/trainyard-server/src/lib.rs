@@ -79,14 +79,15 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
         "list index rebuilt"
     );
     let index = Arc::new(RwLock::new(index));
-    let executor = trainyard_executor::LocalExecutor::new(trainyard_executor::LocalConfig {
-        failure_grace: supervisor::grace(config.stop_grace_secs),
-        ..Default::default()
-    });
+    let executor = make_executor(&config)?;
+    executor
+        .check_ready()
+        .await
+        .map_err(|e| anyhow::anyhow!("the {} executor is not usable: {e}", executor.kind()))?;
     let supervisor = Arc::new(supervisor::Supervisor::new(
         store.clone(),
         index.clone(),
-        Arc::new(executor),
+        executor,
         supervisor::Settings::from_config(&config),
     ));
     supervisor.start().await.context("recovering runs")?;
@@ -98,6 +99,22 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
         auth,
         data_lock: Arc::new(lock),
     })
+}
+
+/// The executor chosen by `[executor] kind` (`--executor`, `TRAINYARD_EXECUTOR`).
+fn make_executor(config: &ServerConfig) -> anyhow::Result<Arc<dyn trainyard_executor::Executor>> {
+    match config.executor.kind {
+        config::ExecutorKind::Local => Ok(Arc::new(trainyard_executor::LocalExecutor::new(
+            trainyard_executor::LocalConfig {
+                logs_dir: config.logs_dir(),
+                failure_grace: supervisor::grace(config.stop_grace_secs),
+                ..Default::default()
+            },
+        ))),
+        config::ExecutorKind::Slurm => {
+            anyhow::bail!("the slurm executor is not available in this build yet")
+        }
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests and

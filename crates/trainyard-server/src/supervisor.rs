@@ -9,6 +9,11 @@
 //!            exist? else 3)         found? else 5)      submit,      with the 8)
 //!                                                       else 5)
 //! ```
+//! The supervisor only schedules and records. Everything that touches processes, the files of
+//! a run or a cluster is the [`Executor`]'s: the checks of 2 and 4 are
+//! [`Executor::preflight`] over the [`RunSpec`](trainyard_executor::RunSpec) built by
+//! [`runspec::run_spec`], log directories come from [`Executor::log_dir`], and logs are copied
+//! to `log_url` by [`Executor::copy_logs`].
 //! One scheduler task walks the versions waiting in 1/2/4/7 in `version_id` order (FIFO): it
 //! prepares each (1 → 2 → 4 → 7) and starts those for which a slot is free: fewer than
 //! `quotas` versions of the project and fewer than `max_running` versions in all hold a slot.
@@ -34,16 +39,16 @@
 //! 14 JOBSTAT_LOST with the executor's reason (and the exit code when every worker recorded
 //! one). Versions in 1/2/4/7 are scheduled again in FIFO order. The run handle is stored in the
 //! same transaction as status 8, right after the workers were spawned; a server killed in
-//! between leaves a 7 WAITING version with unknown processes. So at start, after adoption,
-//! `orphans` kills every process of this data directory's runs that no adopted run accounts for
-//! (found by the `TRAINYARD_RUN_DIR` variable each worker gets): such a version then runs again
-//! from the start (its log keeps the earlier output), and the workers of a version deleted
-//! while the server died during their stop grace do not run on.
+//! between leaves a 7 WAITING version with unknown workers. So at start, after adoption,
+//! [`Executor::reconcile`] gets the adopted runs and the waiting versions and ends whatever of
+//! the executor's runs none of them accounts for (the local executor: processes found by the
+//! `TRAINYARD_RUN_DIR` variable each worker gets; such a version then runs again from the
+//! start, its log keeping the earlier output), so the workers of a version deleted while the
+//! server died during their stop grace do not run on.
 //!
 //! [`Supervisor::shutdown`] (called when `serve` ends) stops the tasks but leaves the workers
 //! running, exactly as a crash would: the next start adopts them.
 
-mod orphans;
 pub mod runspec;
 
 use crate::config::{EngineConfig, ServerConfig};
@@ -52,7 +57,7 @@ use crate::state::{IndexOp, now_ms};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -60,7 +65,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::status::JobStatus;
-use trainyard_executor::{ExecError, Executor, RunHandle, RunOutcome, copy_logs};
+use trainyard_executor::{
+    ExecError, Executor, KnownRuns, PreflightError, PreflightStage, RunHandle, RunOutcome, RunSpec,
+};
 use trainyard_index::ListIndex;
 use trainyard_store::{JobRecord, StatusUpdate, Store, StoreError, VersionRecord};
 
@@ -84,8 +91,6 @@ pub struct Settings {
     pub max_running: u64,
     /// Time between SIGTERM and SIGKILL on a stop.
     pub stop_grace: Duration,
-    /// Root of the version log directories (`<logs_dir>/<job_id>/<version_id>/`).
-    pub logs_dir: PathBuf,
     /// Engines and their commands.
     pub engines: Vec<EngineConfig>,
     /// How often the scheduler looks at the store without being woken (a safety net).
@@ -99,7 +104,6 @@ impl Settings {
             quotas: c.quotas.max(1),
             max_running: c.max_running.max(1),
             stop_grace: grace(c.stop_grace_secs),
-            logs_dir: c.logs_dir(),
             engines: c.engines.clone(),
             fallback_interval: Duration::from_secs(10),
         }
@@ -267,6 +271,11 @@ impl Supervisor {
         self.inner.cancel.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
+    }
+
+    /// The executor that runs the versions (the log routes read logs through it).
+    pub fn executor(&self) -> &Arc<dyn Executor> {
+        &self.inner.executor
     }
 
     /// Versions holding a slot now (submitted or running, not yet recorded as ended).
@@ -554,6 +563,18 @@ impl Inner {
         }
     }
 
+    /// The run spec of a version, with the executor's log directory.
+    fn spec_of(&self, job: &JobRecord, v: &VersionRecord) -> Result<RunSpec, PreflightError> {
+        let log_dir = self.executor.log_dir(job.job_id, v.version_id);
+        runspec::run_spec(&self.settings.engines, log_dir, job, v)
+    }
+
+    /// The checks of steps 2 and 4: the spec can be built and the executor's pre-flight passes.
+    async fn check(&self, job: &JobRecord, v: &VersionRecord) -> Result<(), PreflightError> {
+        let spec = self.spec_of(job, v)?;
+        self.executor.preflight(&spec).await
+    }
+
     /// 1 → 2 → 4 → 7 (or 3 / 5). `Some` = now WAITING.
     async fn prepare(&self, job: &JobRecord, mut v: VersionRecord) -> Option<VersionRecord> {
         let vid = v.version_id;
@@ -562,17 +583,19 @@ impl Inner {
                 .step(vid, JobStatus::ImageCreating, JobStatus::Init)
                 .await?;
         }
+        let checked = match v.status {
+            JobStatus::ImageCreating | JobStatus::SubmitTrying => Some(self.check(job, &v).await),
+            _ => None,
+        };
         if v.status == JobStatus::ImageCreating {
-            let probe = v.clone();
-            let check = tokio::task::spawn_blocking(move || runspec::preflight(&probe))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-            if let Err(reason) = check {
+            if let Some(Err(e)) = &checked
+                && e.stage == PreflightStage::Image
+            {
                 self.end_early(
                     vid,
                     JobStatus::ImageFailed,
                     JobStatus::ImageCreating,
-                    reason,
+                    e.reason.clone(),
                 )
                 .await;
                 return None;
@@ -582,14 +605,14 @@ impl Inner {
                 .await?;
         }
         if v.status == JobStatus::SubmitTrying {
-            if let Err(reason) =
-                runspec::run_spec(&self.settings.engines, &self.settings.logs_dir, job, &v)
-            {
+            // (a version resumed in 4 after a restart reports a path problem as 5: 4 → 3 is not
+            // a transition of statuses.md)
+            if let Some(Err(e)) = checked {
                 self.end_early(
                     vid,
                     JobStatus::SubmitFailed,
                     JobStatus::SubmitTrying,
-                    reason,
+                    e.reason,
                 )
                 .await;
                 return None;
@@ -604,31 +627,15 @@ impl Inner {
     /// 7 → 8 (or 5). The slot is already taken.
     async fn submit(self: &Arc<Self>, job: &JobRecord, v: &VersionRecord) {
         let vid = v.version_id;
-        let spec = match runspec::run_spec(&self.settings.engines, &self.settings.logs_dir, job, v)
-        {
+        let spec = match self.spec_of(job, v) {
             Ok(s) => s,
-            Err(reason) => {
-                self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, reason)
+            Err(e) => {
+                self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, e.reason)
                     .await;
                 self.release(vid);
                 return;
             }
         };
-        let dir = spec.log_dir.clone();
-        let made = tokio::task::spawn_blocking(move || std::fs::create_dir_all(&dir))
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r);
-        if let Err(e) = made {
-            let reason = format!(
-                "cannot create the log directory {}: {e}",
-                spec.log_dir.display()
-            );
-            self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, reason)
-                .await;
-            self.release(vid);
-            return;
-        }
         // taken before the spawn, so a version's duration is never shorter than its processes ran
         let start = now_ms();
         let handle = match self.executor.submit(&spec).await {
@@ -729,17 +736,8 @@ impl Inner {
         };
         let dest = PathBuf::from(dest.strip_prefix("file://").unwrap_or(dest));
         let names = runspec::log_file_names(job, v);
-        let (dir, workers) = (handle.log_dir.clone(), handle.workers);
-        let res =
-            tokio::task::spawn_blocking(move || copy_logs(&dir, workers, &dest, &names)).await;
-        match res {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(version_id = v.version_id, error = %e, "copying logs to log_url failed")
-            }
-            Err(e) => {
-                tracing::warn!(version_id = v.version_id, error = %e, "copying logs to log_url failed")
-            }
+        if let Err(e) = self.executor.copy_logs(handle, &dest, &names).await {
+            tracing::warn!(version_id = v.version_id, error = %e, "copying logs to log_url failed");
         }
     }
 
@@ -751,38 +749,31 @@ impl Inner {
             .await
             .map_err(|e| anyhow::anyhow!("reading unfinished versions: {e:?}"))?;
         let mut lost = 0usize;
-        let mut keep = HashSet::new();
+        let mut known = KnownRuns::default();
         for r in &rows {
             if matches!(r.status, JobStatus::Running | JobStatus::Killing) {
-                if self.adopt(r).await {
-                    keep.insert(runspec::log_dir(
-                        &self.settings.logs_dir,
-                        r.job_id,
-                        r.version_id,
-                    ));
-                } else {
-                    lost += 1;
+                match self.adopt(r).await {
+                    Some(h) => known.adopted.push(h),
+                    None => lost += 1,
                 }
+            } else if r.status.is_cancelable() {
+                known.waiting.push((r.job_id, r.version_id));
             }
         }
-        let adopted = keep.len();
-        let pending = rows.iter().filter(|r| r.status.is_cancelable()).count();
-        let logs_dir = self.settings.logs_dir.clone();
-        let killed = tokio::task::spawn_blocking(move || orphans::kill_orphans(&logs_dir, &keep))
-            .await
-            .unwrap_or_default();
+        let reconciled = self.executor.reconcile(&known).await;
         tracing::info!(
-            adopted,
+            adopted = known.adopted.len(),
             lost,
-            pending,
-            orphan_groups_killed = killed.len(),
+            pending = known.waiting.len(),
+            orphans_ended = reconciled.orphans_ended,
             "supervisor recovered"
         );
         Ok(())
     }
 
-    /// Adopts a stored 8/9 run; `false` when it is lost (and recorded as 14).
-    async fn adopt(self: &Arc<Self>, r: &trainyard_store::RunningVersion) -> bool {
+    /// Adopts a stored 8/9 run and returns its handle; `None` when it is lost (and recorded
+    /// as 14).
+    async fn adopt(self: &Arc<Self>, r: &trainyard_store::RunningVersion) -> Option<RunHandle> {
         let vid = r.version_id;
         let handle = match r.run_handle.as_deref().map(RunHandle::from_json) {
             Some(Ok(h)) => h,
@@ -794,12 +785,12 @@ impl Inner {
                     None,
                 )
                 .await;
-                return false;
+                return None;
             }
             None => {
                 self.mark_lost(vid, None, "no run handle was recorded".into(), None)
                     .await;
-                return false;
+                return None;
             }
         };
         match self.executor.adopt(&handle).await {
@@ -815,8 +806,8 @@ impl Inner {
                 if r.status == JobStatus::Killing {
                     self.stop_run(handle.clone());
                 }
-                self.watch(handle);
-                true
+                self.watch(handle.clone());
+                Some(handle)
             }
             Err(lost) => {
                 self.mark_lost(
@@ -826,7 +817,7 @@ impl Inner {
                     lost.recorded.map(|o| i64::from(o.exit_code)),
                 )
                 .await;
-                false
+                None
             }
         }
     }
@@ -855,9 +846,4 @@ impl Inner {
             tracing::debug!(version_id = vid, error = ?e, "lost not recorded");
         }
     }
-}
-
-/// The log file of worker `worker` of a version (what `aom-log` reads).
-pub fn worker_log_path(logs_dir: &Path, job_id: i64, version_id: i64, worker: u32) -> PathBuf {
-    trainyard_executor::log_path(&runspec::log_dir(logs_dir, job_id, version_id), worker)
 }

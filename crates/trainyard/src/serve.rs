@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Seconds between SIGTERM and SIGKILL when a version is stopped [default: 10].
     #[arg(long, value_name = "SECS")]
     stop_grace_secs: Option<f64>,
+    /// Which executor runs the versions: local processes or a Slurm cluster
+    /// [default: local; env TRAINYARD_EXECUTOR; TOML `[executor] kind`].
+    #[arg(long, value_name = "KIND")]
+    executor: Option<trainyard_server::config::ExecutorKind>,
     /// Accept requests without credentials (tests only; refused with a non-loopback --listen).
     #[arg(long)]
     insecure_no_auth: bool,
@@ -79,6 +83,9 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = args.stop_grace_secs {
         c.stop_grace_secs = v;
+    }
+    if let Some(v) = args.executor {
+        c.executor.kind = v;
     }
     if args.insecure_no_auth {
         c.insecure_no_auth = true;

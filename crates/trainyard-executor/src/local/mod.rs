@@ -1,9 +1,11 @@
 //! The `local` executor: every worker is a process (tree) on this machine.
 
 mod monitor;
+mod orphans;
 mod wrapper;
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -16,20 +18,27 @@ use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessSession};
 use tokio::sync::{mpsc, watch};
 
 use crate::env::{free_port, lookup, worker_env};
-use crate::error::{ExecError, Lost, SubmitError};
+use crate::error::{ExecError, Lost, PreflightError, SubmitError};
 use crate::handle::{BackendHandle, LocalWorker, RunHandle};
 use crate::logs::{exit_status_path, log_path};
 use crate::outcome::{RunOutcome, WorkerExit, compose_outcome};
 use crate::procfs;
-use crate::spec::{RunCommand, RunSpec};
-use crate::{BoxFuture, Executor};
+use crate::spec::{RunCommand, RunSpec, check_run_paths};
+use crate::{BoxFuture, Executor, KnownRuns, Reconciled};
 
 use monitor::{Cmd, MonitorWorker, Source, Timing, read_exit_file, signal_group};
 use wrapper::{WRAPPER_NAME, WRAPPER_SCRIPT, resolve_program};
 
+pub use orphans::RUN_DIR_VAR;
+
 /// Settings of the [`LocalExecutor`].
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
+    /// Root of the version log directories: version `v` of job `j` logs to
+    /// `<logs_dir>/<j>/<v>/worker-<i>.log` ([`Executor::log_dir`]); also what
+    /// [`Executor::reconcile`] looks for in the environment of orphaned workers
+    /// (default `trainyard-data/logs`; the server passes `<data_dir>/logs`, absolute).
+    pub logs_dir: PathBuf,
     /// The POSIX shell for the worker wrapper and for `user_command` (default `/bin/sh`).
     pub shell: PathBuf,
     /// When one worker fails, how long the others get between SIGTERM and SIGKILL
@@ -46,6 +55,7 @@ pub struct LocalConfig {
 impl Default for LocalConfig {
     fn default() -> LocalConfig {
         LocalConfig {
+            logs_dir: PathBuf::from("trainyard-data/logs"),
             shell: PathBuf::from("/bin/sh"),
             failure_grace: Duration::from_secs(10),
             adopt_poll_interval: Duration::from_millis(500),
@@ -120,6 +130,58 @@ impl LocalExecutor {
         }
     }
 
+    /// The environment workers inherit before filtering ([`LocalConfig::base_env`]).
+    fn base_env(&self) -> Vec<(OsString, OsString)> {
+        match &self.cfg.base_env {
+            Some(b) => b.clone(),
+            None => std::env::vars_os().collect(),
+        }
+    }
+
+    /// `<logs_dir>/<job_id>/<version_id>`; see [`Executor::log_dir`].
+    pub fn log_dir(&self, job_id: i64, version_id: i64) -> PathBuf {
+        self.cfg
+            .logs_dir
+            .join(job_id.to_string())
+            .join(version_id.to_string())
+    }
+
+    /// Checks the paths of `spec` and that its program can be found on the workers' `PATH`;
+    /// see [`Executor::preflight`].
+    pub async fn preflight(&self, spec: &RunSpec) -> Result<(), PreflightError> {
+        let spec = spec.clone();
+        let base = self.base_env();
+        tokio::task::spawn_blocking(move || {
+            check_run_paths(spec.app_url.as_deref(), spec.boot_file.as_deref())
+                .map_err(PreflightError::image)?;
+            if let RunCommand::Argv(argv) = &spec.command {
+                let program = argv
+                    .first()
+                    .ok_or_else(|| PreflightError::submit("the engine command is empty"))?;
+                let env = worker_env(base, &spec, 0, None);
+                resolve_program(program, lookup(&env, "PATH"), &spec.working_dir)
+                    .map_err(|e| PreflightError::submit(format!("engine {e}")))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|e| Err(PreflightError::submit(format!("pre-flight failed: {e}"))))
+    }
+
+    /// Kills the process groups of this executor's workers that no adopted run accounts for
+    /// (found by [`RUN_DIR_VAR`] under [`LocalConfig::logs_dir`]); see
+    /// [`Executor::reconcile`]. Waiting versions are not kept: they run again from the start.
+    pub async fn reconcile(&self, known: &KnownRuns) -> Reconciled {
+        let keep: HashSet<PathBuf> = known.adopted.iter().map(|h| h.log_dir.clone()).collect();
+        let logs_dir = self.cfg.logs_dir.clone();
+        let killed = tokio::task::spawn_blocking(move || orphans::kill_orphans(&logs_dir, &keep))
+            .await
+            .unwrap_or_default();
+        Reconciled {
+            orphans_ended: killed.len(),
+        }
+    }
+
     /// Starts every worker of `spec`; see [`Executor::submit`].
     ///
     /// Submitting a version whose run is still monitored returns that run's handle (submits are
@@ -147,6 +209,13 @@ impl LocalExecutor {
         let Some(program) = argv.first() else {
             return Err(SubmitError::new("the command is empty"));
         };
+        // (first: a `user_command` run without `app_url` works in its log directory)
+        std::fs::create_dir_all(&spec.log_dir).map_err(|e| {
+            SubmitError::new(format!(
+                "cannot create log directory {}: {e}",
+                spec.log_dir.display()
+            ))
+        })?;
         match std::fs::metadata(&spec.working_dir) {
             Ok(m) if m.is_dir() => {}
             _ => {
@@ -156,12 +225,6 @@ impl LocalExecutor {
                 )));
             }
         }
-        std::fs::create_dir_all(&spec.log_dir).map_err(|e| {
-            SubmitError::new(format!(
-                "cannot create log directory {}: {e}",
-                spec.log_dir.display()
-            ))
-        })?;
         let master_port =
             if spec.workers > 1 {
                 Some(free_port().map_err(|e| {
@@ -170,10 +233,7 @@ impl LocalExecutor {
             } else {
                 None
             };
-        let base: Vec<(OsString, OsString)> = match &self.cfg.base_env {
-            Some(b) => b.clone(),
-            None => std::env::vars_os().collect(),
-        };
+        let base = self.base_env();
 
         let mut spawned: Vec<Spawned> = Vec::with_capacity(spec.workers as usize);
         for i in 0..spec.workers {
@@ -274,6 +334,7 @@ impl LocalExecutor {
             .current_dir(&spec.working_dir)
             .env_clear()
             .envs(env)
+            .env(RUN_DIR_VAR, &spec.log_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
@@ -517,6 +578,18 @@ async fn kill_all(spawned: Vec<Spawned>) {
 impl Executor for LocalExecutor {
     fn kind(&self) -> &'static str {
         "local"
+    }
+
+    fn log_dir(&self, job_id: i64, version_id: i64) -> PathBuf {
+        LocalExecutor::log_dir(self, job_id, version_id)
+    }
+
+    fn preflight<'a>(&'a self, spec: &'a RunSpec) -> BoxFuture<'a, Result<(), PreflightError>> {
+        Box::pin(LocalExecutor::preflight(self, spec))
+    }
+
+    fn reconcile<'a>(&'a self, known: &'a KnownRuns) -> BoxFuture<'a, Reconciled> {
+        Box::pin(LocalExecutor::reconcile(self, known))
     }
 
     fn submit<'a>(&'a self, spec: &'a RunSpec) -> BoxFuture<'a, Result<RunHandle, SubmitError>> {

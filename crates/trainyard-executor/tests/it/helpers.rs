@@ -48,6 +48,8 @@ impl App {
             workers,
             command,
             working_dir: self.path().to_path_buf(),
+            app_url: Some(self.path().to_path_buf()),
+            boot_file: None,
             env: vec![],
             data_url: None,
             train_url: None,

@@ -3,6 +3,7 @@
 mod adopt;
 mod helpers;
 mod logs;
+mod preflight;
 mod run;
 mod stop;
 mod submit;

@@ -105,3 +105,25 @@ async fn submit_is_idempotent_while_running() {
         Err(ExecError::UnknownRun { .. })
     ));
 }
+
+/// A `user_command` run without `app_url` works in its log directory, which submit creates
+/// (the supervisor no longer creates it: regression of the executor seam).
+#[tokio::test]
+async fn working_in_the_log_directory_it_creates() {
+    let app = App::new();
+    let ex = executor();
+    let mut spec = app.shell(1, 1, "pwd");
+    spec.app_url = None;
+    spec.working_dir = app.logs();
+    assert!(!app.logs().exists());
+    let h = ex.submit(&spec).await.expect("submit");
+    let o = bounded(ex.wait(&h)).await.expect("wait");
+    assert!(o.success, "{}", o.reason);
+    let log = std::fs::read_to_string(trainyard_executor::log_path(&app.logs(), 0)).expect("log");
+    assert_eq!(
+        std::path::Path::new(log.trim())
+            .canonicalize()
+            .expect("canon"),
+        app.logs().canonicalize().expect("canon")
+    );
+}

@@ -1,9 +1,11 @@
 //! `.../versions/{version_id}/log/file-names` (§10) and `.../aom-log` (§11): a version's logs,
 //! one file per worker, read in pages with opaque cursors (`trainyard_executor::logs`).
 //!
-//! API names are `{job_name}-{version_name}.{i}`; the files are
-//! `<logs_dir>/<job_id>/<version_id>/worker-<i>.log` on disk, so long Unicode job names never
-//! reach the file system. A log that does not exist yet is an empty page.
+//! API names are `{job_name}-{version_name}.{i}`; the files are wherever the executor keeps them
+//! (`Executor::worker_log`, by ids: e.g. `<data_dir>/logs/<job_id>/<version_id>/worker-<i>.log`
+//! for the local executor), so long Unicode job names never reach the file system. Reading goes
+//! through the executor (`Executor::read_log`, `Executor::follow_log`); this module only maps
+//! API names to workers. A log that does not exist yet is an empty page.
 //!
 //! **[trainyard]** `.../log/stream?log_file=&offset=` follows a log as server-sent events:
 //! `log` events carry complete lines (`data` is the text, `id` the byte offset after it, so a
@@ -13,7 +15,7 @@
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{QueryPairs, id, project};
 use crate::state::AppState;
-use crate::supervisor::{runspec, worker_log_path};
+use crate::supervisor::runspec;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -24,7 +26,8 @@ use std::time::Duration;
 use trainyard_api::error::ApiError;
 use trainyard_api::jobs::{LogFileNamesResponse, LogLinesResponse};
 use trainyard_api::params::parse_int_in;
-use trainyard_executor::logs::{LogError, LogFollower, LogOrder, MAX_LINES, read_lines_async};
+use trainyard_executor::WorkerLog;
+use trainyard_executor::logs::{LogError, LogFollower, LogOrder, MAX_LINES};
 use trainyard_store::StoreError;
 
 /// Default page size of `aom-log`.
@@ -51,15 +54,16 @@ fn param<'a>(q: &'a QueryPairs, name: &str) -> Option<&'a str> {
     q.get(name).filter(|v| !v.is_empty())
 }
 
-/// Resolves `log_file` of a version to its file (400 naming `log_file` when it is not one;
-/// 404 for a version not in `project`).
-pub async fn log_file_path(
+/// Resolves `log_file` of a version to its worker's log (400 naming `log_file` when it is not
+/// one; 404 for a version not in `project`). Read it through the executor
+/// (`s.supervisor.executor()`), or follow it with [`follow`].
+pub async fn worker_log(
     s: &AppState,
     project: String,
     job_id: i64,
     version_id: i64,
     log_file: &str,
-) -> HttpResult<std::path::PathBuf> {
+) -> HttpResult<WorkerLog> {
     let (job, ver) = s
         .read(move |st| Ok(st.get_version(&project, job_id, version_id)?))
         .await?;
@@ -71,12 +75,11 @@ pub async fn log_file_path(
         ))
         .into());
     };
-    Ok(worker_log_path(
-        &s.config.logs_dir(),
+    Ok(WorkerLog {
         job_id,
         version_id,
-        u32::try_from(worker).unwrap_or(0),
-    ))
+        worker: u32::try_from(worker).unwrap_or(0),
+    })
 }
 
 /// `GET .../log/stream?log_file=&offset=`: follows a log as server-sent events (module docs).
@@ -105,20 +108,20 @@ pub async fn log_stream(
             ))
         })?,
     };
-    let path = log_file_path(&s, project, job_id, version_id, &log_file).await?;
-    Ok(follow(s, version_id, path, offset))
+    let log = worker_log(&s, project, job_id, version_id, &log_file).await?;
+    Ok(follow(s, log, offset))
 }
 
-/// The server-sent event stream of a version's log file from byte `offset` (module docs):
-/// `log` events until the version has ended and everything was sent, then `end`. Used by
-/// [`log_stream`] and the console.
+/// The server-sent event stream of a worker's log from byte `offset` (module docs): `log`
+/// events until the version has ended and everything was sent, then `end`. The log is read
+/// through the executor (`Executor::follow_log`). Used by [`log_stream`] and the console.
 pub fn follow(
     s: AppState,
-    version_id: i64,
-    path: std::path::PathBuf,
+    log: WorkerLog,
     offset: u64,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let follower = LogFollower::new(path, offset);
+    let version_id = log.version_id;
+    let follower = s.supervisor.executor().follow_log(log, offset);
     let state = Follow {
         s,
         version_id,
@@ -213,8 +216,11 @@ pub async fn aom_log(
         })?,
     };
     let base_line = param(&q, "base_line").map(str::to_owned);
-    let path = log_file_path(&s, project, job_id, version_id, &log_file).await?;
-    let page = read_lines_async(path, base_line, lines as usize, order)
+    let log = worker_log(&s, project, job_id, version_id, &log_file).await?;
+    let page = s
+        .supervisor
+        .executor()
+        .read_log(log, base_line, lines as usize, order)
         .await
         .map_err(|e| match e {
             LogError::InvalidCursor(c) => HttpError(ApiError::invalid(format!(

@@ -1,21 +1,13 @@
-//! From a stored version to what the executor runs: the pre-flight path check (→ 3), the run
-//! spec and a check that its program can be found (→ 5), the log locations and API log names.
+//! From a stored version to what the executor runs ([`RunSpec`]) and the API names of its
+//! logs. Pure data: nothing here touches the file system or processes; the checks that do
+//! (paths exist, program found) are the executor's [`trainyard_executor::Executor::preflight`].
 
 use crate::config::EngineConfig;
-use std::path::{Path, PathBuf};
-use trainyard_executor::{Resources, RunCommand, RunSpec, build_argv, check_paths};
+use std::path::PathBuf;
+use trainyard_executor::{
+    PreflightError, Resources, RunCommand, RunSpec, boot_file_path, build_argv,
+};
 use trainyard_store::{JobRecord, VersionRecord};
-
-/// The variable every worker gets with its version's log directory. It tells this server's
-/// processes apart from anything else on the machine (see `orphans`).
-pub const RUN_DIR_VAR: &str = "TRAINYARD_RUN_DIR";
-
-/// The log directory of a version: `<logs_dir>/<job_id>/<version_id>`.
-pub fn log_dir(logs_dir: &Path, job_id: i64, version_id: i64) -> PathBuf {
-    logs_dir
-        .join(job_id.to_string())
-        .join(version_id.to_string())
-}
 
 /// The API names of a version's logs (`training-jobs.md` §10): `{job_name}-{version_name}.{i}`.
 pub fn log_file_names(job: &JobRecord, v: &VersionRecord) -> Vec<String> {
@@ -33,31 +25,19 @@ fn non_empty(o: &Option<String>) -> Option<&str> {
     o.as_deref().filter(|s| !s.trim().is_empty())
 }
 
-/// Step 2 IMAGE_CREATING: `app_url` must be a directory and the boot file a file (the boot file
-/// only without `user_command`). The error names the path (→ 3 IMAGE_FAILED).
-pub fn preflight(v: &VersionRecord) -> Result<(), String> {
-    let c = &v.config;
-    match (non_empty(&c.user_command), non_empty(&c.app_url)) {
-        (Some(_), Some(app)) => check_paths(Path::new(local(app)), None),
-        (Some(_), None) => Ok(()),
-        (None, Some(app)) => {
-            let boot = c.boot_file_url.as_deref().unwrap_or("");
-            check_paths(Path::new(local(app)), Some(boot))
-        }
-        (None, None) => Err("app_url is not set".to_owned()),
-    }
-}
-
-/// Step 4 SUBMIT_TRYING: the spec the executor gets. Errors (→ 5 SUBMIT_FAILED): an engine that is
-/// no longer configured, a program that cannot be found.
+/// The spec the executor gets for version `v` of `job`, logging to `log_dir` (the executor's
+/// [`trainyard_executor::Executor::log_dir`]).
+///
+/// Errors: `app_url` unset without `user_command`, an empty `boot_file_url`
+/// ([`trainyard_executor::PreflightStage::Image`], → 3); an engine that is no longer configured
+/// or has an empty command (`Submit`, → 5).
 pub fn run_spec(
     engines: &[EngineConfig],
-    logs_dir: &Path,
+    log_dir: PathBuf,
     job: &JobRecord,
     v: &VersionRecord,
-) -> Result<RunSpec, String> {
+) -> Result<RunSpec, PreflightError> {
     let c = &v.config;
-    let log_dir = log_dir(logs_dir, job.job_id, v.version_id);
     let params: Vec<(String, String)> = c
         .parameter
         .iter()
@@ -66,46 +46,45 @@ pub fn run_spec(
         .collect();
     let data_url = non_empty(&c.data_url).map(local);
     let train_url = non_empty(&c.train_url).map(local);
-    let mut env = vec![(
-        RUN_DIR_VAR.to_owned(),
-        log_dir.to_string_lossy().into_owned(),
-    )];
-    let (command, working_dir) = match non_empty(&c.user_command) {
+    let app_url = non_empty(&c.app_url).map(|a| PathBuf::from(local(a)));
+    let mut env = Vec::new();
+    let (command, working_dir, boot_file) = match non_empty(&c.user_command) {
         Some(cmd) => {
             // A custom run: its parameters are also environment variables (as in ModelArts).
             env.extend(params.iter().filter(|(k, _)| is_env_name(k)).cloned());
-            let wd =
-                non_empty(&c.app_url).map_or_else(|| log_dir.clone(), |a| PathBuf::from(local(a)));
-            (RunCommand::Shell(cmd.to_owned()), wd)
+            let wd = app_url.clone().unwrap_or_else(|| log_dir.clone());
+            (RunCommand::Shell(cmd.to_owned()), wd, None)
         }
         None => {
+            let app = app_url
+                .clone()
+                .ok_or_else(|| PreflightError::image("app_url is not set"))?;
+            let boot = c.boot_file_url.as_deref().unwrap_or("");
+            if local(boot).trim().is_empty() {
+                return Err(PreflightError::image("boot_file_url is empty"));
+            }
             let id = c
                 .engine_id
                 .or(v.engine.as_ref().map(|e| e.engine_id))
-                .ok_or("the version has neither user_command nor engine_id")?;
+                .ok_or_else(|| {
+                    PreflightError::submit("the version has neither user_command nor engine_id")
+                })?;
             let engine = engines
                 .iter()
                 .find(|e| e.engine.engine_id == id)
-                .ok_or_else(|| format!("engine_id {id} is no longer configured on this server"))?;
-            let app = non_empty(&c.app_url).ok_or("app_url is not set")?;
-            let app = PathBuf::from(local(app));
-            let argv = build_argv(
-                &engine.command,
-                &app,
-                c.boot_file_url.as_deref().unwrap_or(""),
-                &params,
-                data_url,
-                train_url,
-            );
-            let program = argv
-                .first()
-                .ok_or_else(|| format!("engine_id {id} has an empty command on this server"))?;
-            if !program_exists(program, &app) {
-                return Err(format!(
-                    "engine command {program:?} (engine_id {id}) not found on PATH"
-                ));
+                .ok_or_else(|| {
+                    PreflightError::submit(format!(
+                        "engine_id {id} is no longer configured on this server"
+                    ))
+                })?;
+            let argv = build_argv(&engine.command, &app, boot, &params, data_url, train_url);
+            if argv.len() < 2 {
+                return Err(PreflightError::submit(format!(
+                    "engine_id {id} has an empty command on this server"
+                )));
             }
-            (RunCommand::Argv(argv), app)
+            let boot_file = boot_file_path(&app, boot);
+            (RunCommand::Argv(argv), app, Some(boot_file))
         }
     };
     Ok(RunSpec {
@@ -114,6 +93,8 @@ pub fn run_spec(
         workers: u32::try_from(v.worker_server_num.max(1)).unwrap_or(1),
         command,
         working_dir,
+        app_url,
+        boot_file,
         env,
         data_url: data_url.map(str::to_owned),
         train_url: train_url.map(str::to_owned),
@@ -133,20 +114,6 @@ fn is_env_name(k: &str) -> bool {
         && !k.starts_with("TRAINYARD_")
 }
 
-/// Whether `program` can be executed: a path with a `/` (relative to `cwd`), or a name found
-/// on `PATH` (the executor makes the same check at submit; this one gives the 4 → 5 step).
-fn program_exists(program: &str, cwd: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let runnable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        return runnable(&cwd.join(program));
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| runnable(&dir.join(program))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,13 +126,5 @@ mod tests {
         assert!(!is_env_name("a-b"));
         assert!(!is_env_name(""));
         assert!(!is_env_name("TRAINYARD_JOB_ID"));
-    }
-
-    #[test]
-    fn programs() {
-        assert!(program_exists("sh", Path::new("/")));
-        assert!(!program_exists("no-such-program-trainyard", Path::new("/")));
-        assert!(program_exists("/bin/sh", Path::new("/")));
-        assert!(program_exists("bin/sh", Path::new("/")));
     }
 }

@@ -5,16 +5,23 @@
 //! processes nobody knows about; a server killed while a deleted version's workers were still
 //! in their stop grace leaves processes of a version that no longer exists. At the next start,
 //! after the stored 8/9 runs were adopted, every process whose environment carries
-//! [`super::runspec::RUN_DIR_VAR`] naming a version log directory of *this* data directory
+//! [`RUN_DIR_VAR`] naming a version log directory of *this* executor's `logs_dir`
 //! (`<logs_dir>/<job_id>/<version_id>`) that is not an adopted run's is such an orphan: its
 //! process group is killed. A version that was waiting then runs once more from the start (its
 //! log keeps the earlier output). Processes of other servers (other data directories) are never
 //! touched.
+//!
+//! (Moved here from the server's `supervisor/orphans.rs`: the supervisor only schedules and
+//! records; [`crate::Executor::reconcile`] of the local executor calls [`kill_orphans`].)
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, getpgrp};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+/// The variable every local worker gets with its version's log directory. It tells this
+/// server's processes apart from anything else on the machine.
+pub const RUN_DIR_VAR: &str = "TRAINYARD_RUN_DIR";
 
 /// The version log directory named by an environment entry `TRAINYARD_RUN_DIR=<dir>`, when it
 /// is `<logs_dir>/<job_id>/<version_id>`.
@@ -33,8 +40,8 @@ fn run_dir_of(entry: &[u8], prefix: &[u8]) -> Option<PathBuf> {
 /// Kills the process groups of every process of this user whose environment has
 /// `TRAINYARD_RUN_DIR=<logs_dir>/<job_id>/<version_id>` with a directory not in `keep`.
 /// Returns the groups killed.
-pub fn kill_orphans(logs_dir: &Path, keep: &HashSet<PathBuf>) -> Vec<i32> {
-    let mut prefix = format!("{}=", super::runspec::RUN_DIR_VAR).into_bytes();
+pub(crate) fn kill_orphans(logs_dir: &Path, keep: &HashSet<PathBuf>) -> Vec<i32> {
+    let mut prefix = format!("{RUN_DIR_VAR}=").into_bytes();
     prefix.extend_from_slice(logs_dir.as_os_str().as_encoded_bytes());
     prefix.push(b'/');
     let me = std::process::id() as i32;
@@ -116,7 +123,7 @@ mod tests {
             std::process::Command::new("sh")
                 .arg("-c")
                 .arg("sleep 30")
-                .env(super::super::runspec::RUN_DIR_VAR, dir)
+                .env(RUN_DIR_VAR, dir)
                 .process_group(0)
                 .spawn()
                 .expect("spawn")
