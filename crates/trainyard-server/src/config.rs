@@ -73,6 +73,15 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Token lifetime in seconds (default 24 h).
     pub token_ttl_secs: u64,
+    /// Connections served at once (default 1024). Above, a new connection gets one 429
+    /// `ModelArts.2799` answer and is closed.
+    pub max_connections: usize,
+    /// Milliseconds a client has to send a complete request head, from its first byte
+    /// (default 10 000); then the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a connection with no request in flight may stay silent (default 60 000);
+    /// then it is closed.
+    pub idle_timeout_ms: u64,
     /// Resource specs (`/job/resource-specs`).
     pub specs: Vec<Spec>,
     /// Engines (`/job/ai-engines`).
@@ -119,6 +128,9 @@ impl Default for ServerConfig {
             insecure_no_auth: false,
             max_body_bytes: 1024 * 1024,
             token_ttl_secs: 24 * 3600,
+            max_connections: 1024,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
             specs: vec![
                 spec(1, "local.cpu.1u", "1", "2", 4),
                 spec(2, "local.cpu.2u", "2", "4", 2),
@@ -154,6 +166,9 @@ impl ServerConfig {
             "insecure_no_auth",
             "max_body_bytes",
             "token_ttl_secs",
+            "max_connections",
+            "header_read_timeout_ms",
+            "idle_timeout_ms",
         ]));
         fig = fig.merge(
             Env::prefixed("TRAINYARD_")
@@ -185,6 +200,17 @@ impl ServerConfig {
         }
         if self.max_running == 0 || self.quotas == 0 {
             return Err("quotas and max_running must be at least 1".into());
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
+        for (name, v) in [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod datadir;
 pub mod error;
 pub mod extract;
@@ -16,8 +17,6 @@ pub mod state;
 pub mod supervisor;
 
 use anyhow::Context;
-use axum::ServiceExt;
-use axum::extract::Request;
 use config::ServerConfig;
 use parking_lot::RwLock;
 use state::AppState;
@@ -118,7 +117,9 @@ fn make_executor(config: &ServerConfig) -> anyhow::Result<Arc<dyn trainyard_exec
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests and
-/// stops supervising (the workers keep running; the next start adopts them).
+/// stops supervising (the workers keep running; the next start adopts them). Connections are
+/// served within the configuration's limits (connection cap, header read and idle timeouts:
+/// [`conn`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -126,9 +127,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let supervisor = state.supervisor.clone();
     let lock = state.data_lock.clone();
+    let mut limits = conn::Limits::from_config(&state.config);
+    limits.max_connections = conn::fit_open_files(limits.max_connections);
     let app = NormalizePathLayer::trim_trailing_slash().layer(app::router(state));
-    let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
+    let served = conn::serve(listener, app, limits, shutdown)
         .await
         .context("serving");
     // Runs keep going without a server; the next start adopts them.

@@ -34,6 +34,15 @@ pub struct ServeArgs {
     /// Accept requests without credentials (tests only; refused with a non-loopback --listen).
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Connections served at once; more are answered 429 and closed [default: 1024; env TRAINYARD_MAX_CONNECTIONS].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Milliseconds to send a complete request head, from its first byte [default: 10000; env TRAINYARD_HEADER_READ_TIMEOUT_MS].
+    #[arg(long, value_name = "MS")]
+    header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a connection without a request in flight may stay silent [default: 60000; env TRAINYARD_IDLE_TIMEOUT_MS].
+    #[arg(long, value_name = "MS")]
+    idle_timeout_ms: Option<u64>,
     /// TOML configuration file [default: <data-dir>/trainyard.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -89,6 +98,15 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if args.insecure_no_auth {
         c.insecure_no_auth = true;
+    }
+    if let Some(v) = args.max_connections {
+        c.max_connections = v;
+    }
+    if let Some(v) = args.header_read_timeout_ms {
+        c.header_read_timeout_ms = v;
+    }
+    if let Some(v) = args.idle_timeout_ms {
+        c.idle_timeout_ms = v;
     }
     c.validate().map_err(anyhow::Error::msg)?;
     Ok(c)

@@ -1,6 +1,7 @@
 //! Integration tests of the server over real HTTP on 127.0.0.1 (one binary, one module per
 //! area; `common` starts servers).
 
+mod abuse;
 mod auth;
 mod common;
 mod configs;
