@@ -716,18 +716,57 @@ impl Inner {
                 up.exit_code = exit_code.map(i64::from);
                 up.status_reason = Some(reason);
                 up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
-                match self.transition(vid, up).await {
-                    Ok(_) => {
-                        tracing::info!(version_id = vid, status = status.code(), "version ended")
-                    }
-                    Err(e) => tracing::debug!(version_id = vid, error = ?e, "end not recorded"),
-                }
+                self.record_end(vid, up).await;
             }
             Err(Refused::Gone) => tracing::debug!(version_id = vid, "deleted version ended"),
             Err(e) => tracing::warn!(version_id = vid, error = ?e, "cannot read an ended version"),
         }
         self.executor.forget(handle);
         self.release(vid);
+    }
+
+    /// Stores the end of a run. A store that fails (a full disk, an I/O error) does not lose
+    /// it: the outcome the executor reported (our own children's exit status) is kept and the
+    /// write retried, 0.5 s apart growing to 30 s, until it is stored, or the version is gone
+    /// or already ended, or the server shuts down (the next start then recovers the run from
+    /// its exit files). The caller keeps the slot meanwhile.
+    async fn record_end(&self, vid: i64, up: StatusUpdate) {
+        let mut pause = Duration::from_millis(500);
+        let mut attempts = 0u32;
+        loop {
+            match self.transition(vid, up.clone()).await {
+                Ok(_) => {
+                    tracing::info!(
+                        version_id = vid,
+                        status = up.status.code(),
+                        attempts = attempts + 1,
+                        "version ended"
+                    );
+                    return;
+                }
+                Err(Refused::Failed(e)) => {
+                    attempts += 1;
+                    if attempts == 1 || attempts.is_power_of_two() {
+                        tracing::warn!(
+                            version_id = vid,
+                            status = up.status.code(),
+                            error = %e,
+                            attempts,
+                            "cannot record the end of a run; retrying"
+                        );
+                    }
+                    tokio::select! {
+                        _ = self.cancel.cancelled() => return,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => {
+                    tracing::debug!(version_id = vid, error = ?e, "end not recorded");
+                    return;
+                }
+            }
+        }
     }
 
     async fn copy_logs(&self, job: &JobRecord, v: &VersionRecord, handle: &RunHandle) {

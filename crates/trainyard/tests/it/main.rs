@@ -4,3 +4,5 @@ mod admin;
 mod cli;
 mod durability;
 mod executor;
+mod runs;
+mod server;
