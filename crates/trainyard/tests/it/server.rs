@@ -2,6 +2,8 @@
 //! own environment, its own mount namespace): started from any [`Command`], its stderr kept,
 //! killed (SIGKILL) and reaped on drop.
 
+#![allow(dead_code)] // helpers shared by several test modules
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
