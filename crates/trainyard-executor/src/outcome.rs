@@ -110,6 +110,11 @@ pub struct RunOutcome {
     /// One line for `status_reason`, e.g. `worker 1 exited with code 3; the other workers were
     /// stopped`.
     pub reason: String,
+    /// When the run ended (epoch milliseconds UTC), if the executor knows it from a record
+    /// rather than from watching: e.g. the time the last worker recorded its exit status while
+    /// the server was down. `None`: it ended when the executor reported it (use "now").
+    #[serde(default)]
+    pub ended_at_ms: Option<i64>,
 }
 
 /// Builds the outcome of a run from the workers' exits, `order` being the worker indexes in the
@@ -142,6 +147,7 @@ pub(crate) fn compose_outcome(
             stopped: true,
             failed_worker: None,
             reason: format!("stopped on request{detail}"),
+            ended_at_ms: None,
         };
     }
     if let Some(i) = failed_first.filter(|_| !all_ok) {
@@ -165,6 +171,7 @@ pub(crate) fn compose_outcome(
             stopped: false,
             failed_worker: Some(i),
             reason: format!("worker {i} {what}{others}"),
+            ended_at_ms: None,
         };
     }
     let reason = if n == 1 {
@@ -179,6 +186,7 @@ pub(crate) fn compose_outcome(
         stopped: false,
         failed_worker: None,
         reason,
+        ended_at_ms: None,
     }
 }
 

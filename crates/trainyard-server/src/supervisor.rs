@@ -35,9 +35,11 @@
 //!
 //! # Restarts
 //! [`Supervisor::start`] runs before the server answers: versions stored as 8/9 are adopted from
-//! their stored run handle (`9` ones are stopped again); a run that cannot be adopted becomes
-//! 14 JOBSTAT_LOST with the executor's reason (and the exit code when every worker recorded
-//! one). Versions in 1/2/4/7 are scheduled again in FIFO order. The run handle is stored in the
+//! their stored run handle (`9` ones are stopped again). A run whose workers all ended while
+//! the server was down and recorded their exit status gets its real end from those records:
+//! 10/11 (12 if it was in 9), its exit code, and the recorded end time (`ended_at_ms`, not the
+//! recovery time). A run that cannot be adopted otherwise becomes 14 JOBSTAT_LOST with the
+//! executor's reason, ended at the recovery time. Versions in 1/2/4/7 are scheduled again in FIFO order. The run handle is stored in the
 //! same transaction as status 8, right after the workers were spawned; a server killed in
 //! between leaves a 7 WAITING version with unknown workers. So at start, after adoption,
 //! [`Executor::reconcile`] gets the adopted runs and the waiting versions and ends whatever of
@@ -66,7 +68,8 @@ use tokio_util::task::TaskTracker;
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::status::JobStatus;
 use trainyard_executor::{
-    ExecError, Executor, KnownRuns, PreflightError, PreflightStage, RunHandle, RunOutcome, RunSpec,
+    ExecError, Executor, KnownRuns, Lost, PreflightError, PreflightStage, RunHandle, RunOutcome,
+    RunSpec,
 };
 use trainyard_index::ListIndex;
 use trainyard_store::{JobRecord, StatusUpdate, Store, StoreError, VersionRecord};
@@ -219,6 +222,44 @@ fn ended(status: JobStatus, expect: &[JobStatus], reason: String) -> StatusUpdat
     up.duration = Some(0);
     up.status_reason = Some(reason);
     up.expect = Some(expect.to_vec());
+    up
+}
+
+/// The status change that records the end of a run of `v` (in 8 RUNNING or 9 KILLING):
+/// 12 KILLED when a stop was asked (by the user: `v` is in 9, or the executor stopped it),
+/// else 10 COMPLETED / 11 FAILED from the outcome, 14 LOST when the executor lost the run.
+/// `end_time` is the end the executor recorded (`RunOutcome::ended_at_ms`, e.g. the time the
+/// workers wrote their exit status while the server was down), else now; never before the
+/// start. `note` is appended to the reason.
+fn end_update(v: &VersionRecord, res: Result<RunOutcome, ExecError>, note: &str) -> StatusUpdate {
+    let now = now_ms();
+    let mut end = now;
+    let (status, exit_code, reason) = match res {
+        Ok(o) => {
+            end = o.ended_at_ms.unwrap_or(now);
+            match o {
+                o if v.status == JobStatus::Killing && !o.stopped => (
+                    JobStatus::Killed,
+                    Some(o.exit_code),
+                    format!("stopped on request after the run had ended: {}", o.reason),
+                ),
+                o if v.status == JobStatus::Killing || o.stopped => {
+                    (JobStatus::Killed, Some(o.exit_code), o.reason)
+                }
+                o if o.success => (JobStatus::Completed, Some(0), o.reason),
+                o => (JobStatus::Failed, Some(o.exit_code), o.reason),
+            }
+        }
+        Err(e) => (JobStatus::Lost, None, format!("the run was lost: {e}")),
+    };
+    let start = v.start_time.unwrap_or(end);
+    let end = end.max(start);
+    let mut up = StatusUpdate::to(status);
+    up.end_time = Some(end);
+    up.duration = Some(end - start);
+    up.exit_code = exit_code.map(i64::from);
+    up.status_reason = Some(format!("{reason}{note}"));
+    up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
     up
 }
 
@@ -696,27 +737,7 @@ impl Inner {
         match self.load(vid).await {
             Ok((job, v)) => {
                 self.copy_logs(&job, &v, handle).await;
-                let (status, exit_code, reason) = match res {
-                    Ok(o) if v.status == JobStatus::Killing && !o.stopped => (
-                        JobStatus::Killed,
-                        Some(o.exit_code),
-                        format!("stopped on request after the run had ended: {}", o.reason),
-                    ),
-                    Ok(o) if v.status == JobStatus::Killing || o.stopped => {
-                        (JobStatus::Killed, Some(o.exit_code), o.reason)
-                    }
-                    Ok(o) if o.success => (JobStatus::Completed, Some(0), o.reason),
-                    Ok(o) => (JobStatus::Failed, Some(o.exit_code), o.reason),
-                    Err(e) => (JobStatus::Lost, None, format!("the run was lost: {e}")),
-                };
-                let now = now_ms();
-                let mut up = StatusUpdate::to(status);
-                up.end_time = Some(now);
-                up.duration = Some(now.saturating_sub(v.start_time.unwrap_or(now)).max(0));
-                up.exit_code = exit_code.map(i64::from);
-                up.status_reason = Some(reason);
-                up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
-                self.record_end(vid, up).await;
+                self.record_end(vid, end_update(&v, res, "")).await;
             }
             Err(Refused::Gone) => tracing::debug!(version_id = vid, "deleted version ended"),
             Err(e) => tracing::warn!(version_id = vid, error = ?e, "cannot read an ended version"),
@@ -821,13 +842,12 @@ impl Inner {
                     vid,
                     None,
                     format!("the stored run handle cannot be read: {e}"),
-                    None,
                 )
                 .await;
                 return None;
             }
             None => {
-                self.mark_lost(vid, None, "no run handle was recorded".into(), None)
+                self.mark_lost(vid, None, "no run handle was recorded".into())
                     .await;
                 return None;
             }
@@ -848,26 +868,41 @@ impl Inner {
                 self.watch(handle.clone());
                 Some(handle)
             }
+            Err(Lost {
+                recorded: Some(outcome),
+                ..
+            }) => {
+                // Every worker ended while the server was down and recorded its exit status:
+                // that is the version's real end (issue 9 §3), not 14 LOST.
+                match self.load(vid).await {
+                    Ok((job, v)) => {
+                        self.copy_logs(&job, &v, &handle).await;
+                        let up = end_update(
+                            &v,
+                            Ok(outcome),
+                            " (ended while the server was not running)",
+                        );
+                        // once: recovery must not wait for a store that cannot write
+                        if let Err(e) = self.transition(vid, up).await {
+                            tracing::warn!(version_id = vid, error = ?e, "end not recorded");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(version_id = vid, error = ?e, "cannot read an ended version")
+                    }
+                }
+                None
+            }
             Err(lost) => {
-                self.mark_lost(
-                    vid,
-                    Some(&handle),
-                    lost.reason,
-                    lost.recorded.map(|o| i64::from(o.exit_code)),
-                )
-                .await;
+                self.mark_lost(vid, Some(&handle), lost.reason).await;
                 None
             }
         }
     }
 
-    async fn mark_lost(
-        &self,
-        vid: i64,
-        handle: Option<&RunHandle>,
-        reason: String,
-        exit_code: Option<i64>,
-    ) {
+    /// Records 14 LOST: the run's processes are gone and their end is unknown. The end time is
+    /// the recovery time (the latest moment the run could have ended).
+    async fn mark_lost(&self, vid: i64, handle: Option<&RunHandle>, reason: String) {
         let Ok((job, v)) = self.load(vid).await else {
             return;
         };
@@ -878,7 +913,6 @@ impl Inner {
         let mut up = StatusUpdate::to(JobStatus::Lost);
         up.end_time = Some(now);
         up.duration = Some(now.saturating_sub(v.start_time.unwrap_or(now)).max(0));
-        up.exit_code = exit_code;
         up.status_reason = Some(reason);
         up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
         if let Err(e) = self.transition(vid, up).await {

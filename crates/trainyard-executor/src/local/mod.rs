@@ -446,7 +446,13 @@ impl LocalExecutor {
                 let exits: Vec<WorkerExit> = exits.into_iter().flatten().collect();
                 let order: Vec<u32> = (0..handle.workers).collect();
                 let first_failed = exits.iter().position(|e| !e.is_success()).map(|i| i as u32);
-                Some(compose_outcome(exits, &order, false, first_failed))
+                let mut o = compose_outcome(exits, &order, false, first_failed);
+                // the run ended when the last worker wrote its exit status
+                o.ended_at_ms = workers
+                    .iter()
+                    .filter_map(|w| exit_file_time_ms(&exit_status_path(&handle.log_dir, w.index)))
+                    .max();
+                Some(o)
             } else {
                 None
             };
@@ -549,6 +555,13 @@ impl LocalExecutor {
             .map(|e| e.handle.clone())
             .collect()
     }
+}
+
+/// The modification time of an exit file in epoch milliseconds (when the wrapper wrote it).
+fn exit_file_time_ms(path: &std::path::Path) -> Option<i64> {
+    let t = std::fs::symlink_metadata(path).ok()?.modified().ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
 }
 
 fn unknown(handle: &RunHandle) -> ExecError {

@@ -113,16 +113,28 @@ async fn stop_of_an_unknown_run_adopts_and_stops_it() {
     assert!(matches!(err, ExecError::Lost(_)), "{err:?}");
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 #[tokio::test]
 async fn adopt_of_a_finished_run_is_lost_with_the_recorded_outcome() {
     let app = App::new();
     let first = executor();
+    let before = now_ms();
     let h = first
         .submit(&app.shell(1, 1, "exit 0"))
         .await
         .expect("submit");
-    assert!(bounded(first.wait(&h)).await.expect("wait").success);
+    let live = bounded(first.wait(&h)).await.expect("wait");
+    assert!(live.success);
+    assert_eq!(live.ended_at_ms, None, "a watched end is 'now'");
+    let after = now_ms();
     drop(first);
+    std::thread::sleep(Duration::from_millis(300));
     let second = executor();
     let lost = second.adopt(&h).await.expect_err("lost");
     assert!(
@@ -132,6 +144,11 @@ async fn adopt_of_a_finished_run_is_lost_with_the_recorded_outcome() {
     );
     let recorded = lost.recorded.expect("recorded outcome");
     assert!(recorded.success);
+    let ended = recorded.ended_at_ms.expect("recorded end");
+    assert!(
+        (before..=after).contains(&ended),
+        "the end the wrapper recorded ({ended}) is within the run ({before}..{after})"
+    );
     assert!(matches!(
         second.wait(&h).await,
         Err(ExecError::UnknownRun { .. })

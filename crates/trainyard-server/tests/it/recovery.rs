@@ -8,6 +8,10 @@ use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+fn now_ms() -> i64 {
+    trainyard_server::state::now_ms()
+}
+
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -57,7 +61,8 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
         &format!("echo $$ >> {m}/killed; exec sleep 60"),
     )
     .await;
-    // finished: ends with code 7 while no server runs → 14 keeping exit code 7.
+    // finished: ends with code 7 while no server runs → 11 FAILED with exit code 7 and the end
+    // its wrapper recorded (issue 9 §3), not 14 LOST at the recovery time.
     let finished = create_cmd(
         &s,
         "finished",
@@ -109,11 +114,20 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
     kill_group(pgrp(killed_pid));
     std::fs::write(marks.path().join("finish"), "").unwrap();
     let exit_file = |(j, v): (i64, i64)| dir.path().join(format!("logs/{j}/{v}/worker-0.exit"));
+    let finish_asked = now_ms();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !exit_file(finished).exists() || alive(killed_pid) {
+    while std::fs::read_to_string(exit_file(finished))
+        .unwrap_or_default()
+        .is_empty()
+        || alive(killed_pid)
+    {
         assert!(Instant::now() < deadline, "workers did not end");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let finish_seen = now_ms();
+    // a gap between the end and the restart, so a recovery-time end would show
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let restarted = now_ms();
 
     let s = TestServer::start_in(dir, |c| {
         c.quotas = 4;
@@ -130,8 +144,23 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
     );
     assert!(d["end_time"].is_i64(), "{d}");
     let d = detail(&s, finished.0, finished.1).await;
-    assert_eq!(d["status"], 14, "{d}");
+    assert_eq!(d["status"], 11, "{d}");
     assert_eq!(d["exit_code"], 7, "{d}");
+    let reason = d["status_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("worker 0 exited with code 7") && reason.contains("server was not running"),
+        "{d}"
+    );
+    let end = d["end_time"].as_i64().unwrap();
+    assert!(
+        (finish_asked - 50..=finish_seen + 50).contains(&end) && end < restarted,
+        "the recorded end ({end}) is between the finish ({finish_asked}..{finish_seen}), not the recovery ({restarted}): {d}"
+    );
+    assert_eq!(
+        d["duration"].as_i64().unwrap(),
+        end - d["start_time"].as_i64().unwrap(),
+        "{d}"
+    );
     let d = detail(&s, adopted.0, adopted.1).await;
     assert_eq!(d["status"], 8, "{d}");
     // The adopted run goes on and completes; the stopping one is stopped; the waiting ones run.
@@ -177,7 +206,7 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
         st,
         [
             ("adopted", 10),
-            ("finished", 14),
+            ("finished", 11),
             ("killed", 14),
             ("stopping", 12),
             ("waiting1", 10),
