@@ -154,6 +154,7 @@ impl std::error::Error for ApiError {}
 /// `{"is_success": false, "error_code": "...", "error_message": "...", "error_msg": "..."}`.
 /// Both message keys carry the same text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Always `false`.
     pub is_success: bool,

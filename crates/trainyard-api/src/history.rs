@@ -143,6 +143,7 @@ impl HistoryRecord {
 
 /// Response of `POST /trainyard/v1/{project_id}/job-history`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportResponse {
     /// Always `true`.
     pub is_success: bool,

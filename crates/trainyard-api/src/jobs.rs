@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 /// One hyper-parameter, passed to the boot file as `--{label}={value}` (`training-jobs.md` §1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Parameter {
     /// Name, 1–128 characters, no `=` and no whitespace.
     pub label: String,
@@ -436,6 +437,7 @@ pub fn parse_update_desc(obj: &Map<String, Value>) -> Result<String, ApiError> {
 
 /// Response of a create job (§1) or create version (§6).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateJobResponse {
     /// Always `true`.
     pub is_success: bool,
@@ -458,6 +460,7 @@ pub struct CreateJobResponse {
 
 /// A version object (`training-jobs.md` §3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionInfo {
     /// Job id.
     pub job_id: i64,
@@ -531,6 +534,7 @@ pub struct VersionInfo {
 
 /// A version detail response: [`VersionInfo`] plus `is_success`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionDetailResponse {
     /// Always `true`.
     pub is_success: bool,
@@ -541,6 +545,7 @@ pub struct VersionDetailResponse {
 
 /// `GET /training-jobs/{job_id}/versions` (§5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionListResponse {
     /// Always `true`.
     pub is_success: bool,
@@ -558,6 +563,7 @@ pub struct VersionListResponse {
 
 /// A bare success (`{"is_success": true}`): stop, update, delete.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuccessResponse {
     /// Always `true`.
     pub is_success: bool,
@@ -565,6 +571,7 @@ pub struct SuccessResponse {
 
 /// `GET .../log/file-names` (§10).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogFileNamesResponse {
     /// Always `true`.
     pub is_success: bool,
@@ -574,6 +581,7 @@ pub struct LogFileNamesResponse {
 
 /// `GET .../aom-log` (§11).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogLinesResponse {
     /// Always `true`.
     pub is_success: bool,
@@ -589,6 +597,7 @@ pub struct LogLinesResponse {
 
 /// A resource spec (§12, `runtime.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Spec {
     /// Spec id.
     pub spec_id: i64,
@@ -612,6 +621,7 @@ pub struct Spec {
 
 /// `GET /job/resource-specs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpecListResponse {
     /// Always `true`.
     pub is_success: bool,
@@ -623,6 +633,7 @@ pub struct SpecListResponse {
 
 /// An engine (§13, `runtime.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Engine {
     /// Engine id.
     pub engine_id: i64,
@@ -636,6 +647,7 @@ pub struct Engine {
 
 /// `GET /job/ai-engines`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EngineListResponse {
     /// Always `true`.
     pub is_success: bool,

@@ -315,6 +315,7 @@ impl JobListQuery {
 
 /// One row of the job list: the job and its latest version (`list.md` "Response").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRow {
     /// Job id.
     pub job_id: i64,
@@ -338,6 +339,7 @@ pub struct JobRow {
 
 /// The job list response (`list.md` "Response").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobListResponse {
     /// Always `true`.
     pub is_success: bool,

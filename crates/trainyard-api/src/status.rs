@@ -193,6 +193,30 @@ impl fmt::Display for JobStatus {
     }
 }
 
+/// OpenAPI: an integer 0–22 (`statuses.md`), the names in the description.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for JobStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let names: Vec<String> = ALL_STATUSES
+            .iter()
+            .map(|s| format!("{} {}", s.code(), s.name()))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::Integer))
+            .minimum(Some(0))
+            .maximum(Some(22))
+            .description(Some(format!(
+                "Version status code (statuses.md): {}",
+                names.join(", ")
+            )))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for JobStatus {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

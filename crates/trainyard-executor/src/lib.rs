@@ -87,8 +87,9 @@ pub trait Executor: Send + Sync {
     /// Short name of the executor kind (`local`, `slurm`, ...), for logs and config.
     fn kind(&self) -> &'static str;
 
-    /// Checks at server start that the executor can work (e.g. the cluster's commands answer).
-    /// The error is one line for the operator. The default accepts.
+    /// Checks that the executor can work (e.g. the cluster's commands answer): at server start,
+    /// and on every `GET /readyz` probe (so keep it cheap). The error is one line for the
+    /// operator. The default accepts.
     fn check_ready(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }

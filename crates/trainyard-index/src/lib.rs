@@ -179,6 +179,29 @@ impl ListIndex {
         self.projects.get(project).copied().unwrap_or(0)
     }
 
+    /// Jobs indexed, all projects and workspaces.
+    pub fn len(&self) -> usize {
+        self.scopes.values().map(|s| s.len).sum()
+    }
+
+    /// True when no job is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Jobs by the status code (0–22) of their latest version, all projects (for metrics).
+    pub fn status_counts(&self) -> [u64; STATUSES] {
+        let mut out = [0u64; STATUSES];
+        for scope in self.scopes.values() {
+            for (code, seqs) in scope.by_status.iter().enumerate() {
+                if let Some(n) = out.get_mut(code) {
+                    *n += seqs[0].len() as u64;
+                }
+            }
+        }
+        out
+    }
+
     /// Answers a list query of `project` at time `now_ms` (`list.md` "Semantics").
     pub fn query(&self, project: &str, q: &JobListQuery, now_ms: i64) -> ListPage {
         match self
@@ -195,7 +218,8 @@ impl ListIndex {
 }
 
 const KEYS: usize = 7;
-const STATUSES: usize = 23;
+/// Status codes 0–22.
+pub const STATUSES: usize = 23;
 /// Status filters with more codes than this walk the global order instead of merging partitions.
 const MAX_MERGED_PARTITIONS: u32 = 6;
 

@@ -368,3 +368,27 @@ fn bulk_insert_into_large_scope_matches_naive() {
         }
     }
 }
+
+#[test]
+fn len_and_status_counts_follow_upserts_and_removes() {
+    let mut ix = ListIndex::new();
+    assert!(ix.is_empty());
+    ix.upsert("p1", "0", row(1, "a", "", 8, 1, Some(1), 0, 1, 0));
+    ix.upsert("p1", "ws", row(2, "b", "", 10, 2, Some(2), 5, 1, 0));
+    ix.bulk_insert(
+        "p2",
+        "0",
+        vec![
+            row(3, "c", "", 10, 3, Some(3), 5, 1, 0),
+            row(4, "d", "", 11, 4, Some(4), 5, 1, 0),
+        ],
+    );
+    // job 1's latest version moves 8 -> 10
+    ix.upsert("p1", "0", row(1, "a", "", 10, 1, Some(1), 9, 1, 0));
+    let c = ix.status_counts();
+    assert_eq!((ix.len(), c[8], c[10], c[11]), (4, 0, 3, 1));
+    assert_eq!(c.iter().sum::<u64>(), 4);
+    assert!(ix.remove("p2", "0", 4));
+    let c = ix.status_counts();
+    assert_eq!((ix.len(), c[10], c[11]), (3, 3, 0));
+}

@@ -1,18 +1,32 @@
-//! The router: every route in one place, and the middleware stack around it.
+//! The router: every route in one place, with its OpenAPI documentation (utoipa-axum's
+//! `OpenApiRouter`: a route and its document come from the handler's `#[utoipa::path]`), and
+//! the middleware stack around it.
+//!
+//! Middleware, outermost first: request id (`X-Request-Id`, kept or made) → its propagation to
+//! the answer → the request span (method, route template, request id) → metrics (count and
+//! latency by route template and status) → authentication (401/403 before routing) → body
+//! limits → the handler. Unknown paths and methods get the error envelope (404/405).
+//!
+//! Other routers (e.g. a web console) merge into [`router`] as plain axum `Router`s; routes that
+//! belong to the REST API go into [`api`] with a `#[utoipa::path]` so the document follows.
 
 use crate::auth;
+use crate::config::MetricsAccess;
 use crate::error::error_response;
-use crate::routes::{configs, history, jobs, logs, meta, versions};
+use crate::routes::{configs, health, history, jobs, logs, meta, versions};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::history::MAX_BODY_BYTES;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 async fn no_such_path() -> Response {
     error_response(&ApiError::new(ErrorCode::NoSuchPath, "no such path"))
@@ -25,69 +39,104 @@ async fn method_not_allowed() -> Response {
     ))
 }
 
-/// Builds the router with its middleware (request id, tracing, authentication, body limits).
-/// Wrap it in `NormalizePathLayer::trim_trailing_slash()` to accept trailing slashes (see
-/// [`crate::serve`]).
-pub fn router(state: AppState) -> Router {
-    let v1 = "/v1/{project_id}";
-    let job = "/v1/{project_id}/training-jobs/{job_id}";
-    let version = "/v1/{project_id}/training-jobs/{job_id}/versions/{version_id}";
-    let json_limit = state.config.max_body_bytes;
-    Router::new()
-        .route(
-            &format!("{v1}/training-jobs"),
-            get(jobs::list_jobs).post(jobs::create_job),
-        )
-        .route(
-            job,
-            axum::routing::put(jobs::update_job).delete(jobs::delete_job),
-        )
-        .route(
-            &format!("{job}/versions"),
-            get(versions::list_versions).post(versions::create_version),
-        )
-        .route(
-            version,
-            get(versions::get_version).delete(versions::delete_version),
-        )
-        .route(&format!("{version}/stop"), post(versions::stop_version))
-        .route(
-            &format!("{version}/log/file-names"),
-            get(logs::log_file_names),
-        )
-        .route(&format!("{version}/aom-log"), get(logs::aom_log))
-        .route(&format!("{version}/log/stream"), get(logs::log_stream))
-        .route(&format!("{v1}/job/resource-specs"), get(meta::list_specs))
-        .route(&format!("{v1}/job/ai-engines"), get(meta::list_engines))
-        .route(
-            &format!("{v1}/training-job-configs"),
-            get(configs::list_configs).post(configs::create_config),
-        )
-        .route(
-            &format!("{v1}/training-job-configs/{{config_name}}"),
-            get(configs::get_config)
-                .put(configs::update_config)
-                .delete(configs::delete_config),
-        )
-        .route("/v3", get(auth::identity_version))
-        .route("/v3/auth/tokens", post(auth::issue_token))
+/// Every documented route (the REST API, identity, history import, health, readiness and
+/// metrics), JSON bodies limited to `json_limit` bytes and the history import to 64 MiB.
+pub fn api(json_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jobs::list_jobs, jobs::create_job))
+        .routes(routes!(jobs::update_job, jobs::delete_job))
+        .routes(routes!(versions::list_versions, versions::create_version))
+        .routes(routes!(versions::get_version, versions::delete_version))
+        .routes(routes!(versions::stop_version))
+        .routes(routes!(logs::log_file_names))
+        .routes(routes!(logs::aom_log))
+        .routes(routes!(logs::log_stream))
+        .routes(routes!(meta::list_specs))
+        .routes(routes!(meta::list_engines))
+        .routes(routes!(configs::list_configs, configs::create_config))
+        .routes(routes!(
+            configs::get_config,
+            configs::update_config,
+            configs::delete_config
+        ))
+        .routes(routes!(auth::identity_version))
+        .routes(routes!(auth::issue_token))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(
-            Router::new()
-                .route(
-                    "/trainyard/v1/{project_id}/job-history",
-                    post(history::import_history),
-                )
+            OpenApiRouter::new()
+                .routes(routes!(history::import_history))
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+}
+
+/// The OpenAPI 3.1 document of [`api`] (what `GET /openapi.json` serves and `openapi.json`
+/// at the repository root holds).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    crate::openapi::finish(api(1).into_openapi())
+}
+
+/// The request's span: method, path, route template and request id, so every log line of the
+/// request (e.g. an internal error) carries the id the client was told to quote.
+fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        route,
+        request_id,
+    )
+}
+
+/// Builds the router with its middleware (see the module docs). Wrap it in
+/// [`crate::normalize_path`] to accept trailing slashes (see [`crate::serve`]).
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api(state.config.max_body_bytes).split_for_parts();
+    let doc = crate::openapi::finish(doc);
+    let mut app = Router::new()
+        .merge(api)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(no_such_path)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        ));
+    if state.config.metrics != MetricsAccess::Off {
+        app = app.layer(middleware::from_fn(crate::metrics::track));
+    }
+    app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+    )
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .with_state(state)
+}
+
+/// The router of a separate metrics listener (`metrics_listen`): `GET /metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(s): axum::extract::State<AppState>| async move {
+                    crate::metrics::render(&s)
+                },
+            ),
+        )
+        .fallback(no_such_path)
         .with_state(state)
 }

@@ -162,6 +162,7 @@ impl AuthState {
 }
 
 fn fail(code: ErrorCode, msg: &str) -> Response {
+    crate::metrics::auth_failure_code(code);
     error_response(&ApiError::new(code, msg))
 }
 
@@ -504,6 +505,11 @@ pub async fn login(state: &AppState, login: Login) -> Result<IssuedToken, HttpEr
 /// `POST /v3/auth/tokens`: a Keystone password login scoped to one project → 201, the token
 /// in `X-Subject-Token`, and the Keystone token body with a catalog pointing at this server.
 /// Wrong user, domain or password, or a project the user may not use → 401 `IAM.0004`.
+#[utoipa::path(post, path = "/v3/auth/tokens", tag = crate::openapi::TAG_IDENTITY, security(()),
+    request_body = crate::openapi::TokenRequest,
+    responses((status = 201, description = "the token is in X-Subject-Token", body = crate::openapi::TokenResponse,
+        headers(("X-Subject-Token" = String, description = "the token, for X-Auth-Token"))),
+        crate::openapi::PublicErrors))]
 pub async fn issue_token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -575,6 +581,8 @@ pub async fn issue_token(
 
 /// `GET /v3`: the Keystone version document, so OpenStack clients (keystoneauth) discover the
 /// identity API at the `auth_url` they were given instead of guessing from the URL.
+#[utoipa::path(get, path = "/v3", tag = crate::openapi::TAG_IDENTITY, security(()),
+    responses((status = 200, description = "the Keystone version document", body = crate::openapi::IdentityVersion)))]
 pub async fn identity_version(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let base = format!("http://{}/v3/", public_authority(&state, &headers));
     let body = json!({"version": {

@@ -44,6 +44,31 @@ impl std::str::FromStr for ExecutorKind {
     }
 }
 
+/// Who may read `GET /metrics` (README "Operations").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Anyone who reaches the listener, without credentials (like `/healthz`).
+    #[default]
+    Public,
+    /// Only clients connecting from a loopback address (127.0.0.0/8, ::1); others get 403.
+    Loopback,
+    /// No metrics: no recorder, no request counting, `/metrics` is 404.
+    Off,
+}
+
+impl MetricsAccess {
+    /// Parses `public`, `loopback` or `off`.
+    pub fn parse(s: &str) -> Option<MetricsAccess> {
+        match s {
+            "public" => Some(MetricsAccess::Public),
+            "loopback" => Some(MetricsAccess::Loopback),
+            "off" => Some(MetricsAccess::Off),
+            _ => None,
+        }
+    }
+}
+
 /// The `[executor]` table.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -82,6 +107,10 @@ pub struct ServerConfig {
     /// Milliseconds a connection with no request in flight may stay silent (default 60 000);
     /// then it is closed.
     pub idle_timeout_ms: u64,
+    /// Who may read `GET /metrics` (default `public`).
+    pub metrics: MetricsAccess,
+    /// Serve `/metrics` on this address instead of the main listener (default: none).
+    pub metrics_listen: Option<SocketAddr>,
     /// Resource specs (`/job/resource-specs`).
     pub specs: Vec<Spec>,
     /// Engines (`/job/ai-engines`).
@@ -131,6 +160,8 @@ impl Default for ServerConfig {
             max_connections: 1024,
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
+            metrics: MetricsAccess::Public,
+            metrics_listen: None,
             specs: vec![
                 spec(1, "local.cpu.1u", "1", "2", 4),
                 spec(2, "local.cpu.2u", "2", "4", 2),
@@ -169,6 +200,8 @@ impl ServerConfig {
             "max_connections",
             "header_read_timeout_ms",
             "idle_timeout_ms",
+            "metrics",
+            "metrics_listen",
         ]));
         fig = fig.merge(
             Env::prefixed("TRAINYARD_")

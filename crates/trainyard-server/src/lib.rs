@@ -11,6 +11,8 @@ pub mod conn;
 pub mod datadir;
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod service;
 pub mod state;
@@ -25,7 +27,6 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 use trainyard_index::{ListIndex, Row};
 use trainyard_store::Store;
 
@@ -47,6 +48,9 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
     // workers run in other directories: every path handed to them must be absolute (and
     // canonical, so that path checks compare like with like)
     config.data_dir = lock.dir().to_path_buf();
+    if config.metrics != config::MetricsAccess::Off {
+        metrics::install();
+    }
     let db = config.db_path();
     datadir::precreate_db(&db)?;
     let auth = Arc::new(auth::AuthState::open(&config.data_dir)?);
@@ -119,7 +123,8 @@ fn make_executor(config: &ServerConfig) -> anyhow::Result<Arc<dyn trainyard_exec
 /// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests and
 /// stops supervising (the workers keep running; the next start adopts them). Connections are
 /// served within the configuration's limits (connection cap, header read and idle timeouts:
-/// [`conn`]).
+/// [`conn`]). With `metrics_listen`, `/metrics` is served on that
+/// address instead (bound here).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -127,14 +132,62 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let supervisor = state.supervisor.clone();
     let lock = state.data_lock.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_task = match state.config.metrics_listen {
+        Some(addr) if state.config.metrics != config::MetricsAccess::Off => {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener {addr}"))?;
+            tracing::info!(addr = %l.local_addr()?, "metrics listening");
+            let app = app::metrics_router(state.clone());
+            let mut rx = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|v| *v).await;
+                    })
+                    .await
+            }))
+        }
+        _ => None,
+    };
     let mut limits = conn::Limits::from_config(&state.config);
     limits.max_connections = conn::fit_open_files(limits.max_connections);
-    let app = NormalizePathLayer::trim_trailing_slash().layer(app::router(state));
-    let served = conn::serve(listener, app, limits, shutdown)
-        .await
-        .context("serving");
+    let app = tower::util::MapRequestLayer::new(normalize_path).layer(app::router(state));
+    let served = conn::serve(listener, app, limits, async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await
+    .context("serving");
+    if let Some(t) = metrics_task {
+        let _ = t.await;
+    }
     // Runs keep going without a server; the next start adopts them.
     supervisor.shutdown().await;
     lock.release();
     served
+}
+
+/// Trims one or more trailing slashes from the path (`/v1/p/training-jobs/` is
+/// `/v1/p/training-jobs`), except under `/docs/`, where Swagger UI's pages need theirs.
+pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = req.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') || path.starts_with("/docs/") {
+        return req;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(p) = pq.parse() {
+        parts.path_and_query = Some(p);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }

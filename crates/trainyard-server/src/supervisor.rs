@@ -85,6 +85,23 @@ const UNFINISHED: [JobStatus; 6] = [
     JobStatus::Killing,
 ];
 
+/// Statuses of versions waiting for a slot (the queue), in order.
+pub const QUEUED_STATUSES: [JobStatus; 4] = [
+    JobStatus::Init,
+    JobStatus::ImageCreating,
+    JobStatus::SubmitTrying,
+    JobStatus::Waiting,
+];
+
+/// A snapshot of the scheduler, for metrics and readiness.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchedStats {
+    /// Versions waiting for a slot, by status (only statuses with at least one).
+    pub queued: Vec<(JobStatus, usize)>,
+    /// Versions holding a slot, by project (only projects with at least one).
+    pub running: Vec<(String, u64)>,
+}
+
 /// What the supervisor needs from the configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -324,6 +341,46 @@ impl Supervisor {
         self.inner.sched.lock().active.len()
     }
 
+    /// The executor's readiness ([`Executor::check_ready`]) and its kind.
+    pub async fn check_executor(&self) -> (&'static str, Result<(), String>) {
+        let e = &self.inner.executor;
+        (e.kind(), e.check_ready().await)
+    }
+
+    /// Queue depth by status and slots held per project, now.
+    pub fn stats(&self) -> SchedStats {
+        let s = self.inner.sched.lock();
+        let mut queued: Vec<(JobStatus, usize)> = Vec::new();
+        for (st, _) in s.queue.values() {
+            match queued.iter_mut().find(|(q, _)| q == st) {
+                Some((_, n)) => *n += 1,
+                None => queued.push((*st, 1)),
+            }
+        }
+        queued.sort();
+        let mut running: Vec<(String, u64)> =
+            s.per_project.iter().map(|(p, n)| (p.clone(), *n)).collect();
+        running.sort();
+        SchedStats { queued, running }
+    }
+
+    /// Why a WAITING version of `project` has not started, e.g. `queued: 4 of 4 running in
+    /// project default` (its `status_reason` while it waits; computed, not stored).
+    pub fn waiting_reason(&self, project: &str) -> String {
+        let s = self.inner.sched.lock();
+        let mine = s.per_project.get(project).copied().unwrap_or(0);
+        let all = s.active.len() as u64;
+        let (quotas, max_running) = (self.inner.settings.quotas, self.inner.settings.max_running);
+        if mine >= quotas {
+            format!("queued: {mine} of {quotas} running in project {project} (quotas)")
+        } else if all >= max_running {
+            format!("queued: {all} of {max_running} running on this server (max_running)")
+        } else {
+            let ahead = s.queue.len().saturating_sub(1);
+            format!("queued: about to start ({ahead} other versions queued)")
+        }
+    }
+
     /// Stops a version of `project` (`training-jobs.md` §7). Returns once the new status (13, or
     /// 9) is stored. Errors: 404 if it does not exist in the project, 409 if its status forbids
     /// it; 9 is a no-op.
@@ -496,10 +553,13 @@ impl Inner {
 
     async fn run(self: Arc<Self>) {
         loop {
+            let pass = std::time::Instant::now();
             if let Err(e) = self.refresh().await {
                 tracing::warn!(error = ?e, "scheduler: reading unfinished versions failed");
             }
             self.schedule().await;
+            metrics::histogram!(crate::metrics::EXECUTOR_POLL, "executor" => self.executor.kind())
+                .record(pass.elapsed().as_secs_f64());
             tokio::select! {
                 _ = self.cancel.cancelled() => return,
                 _ = self.wake.notified() => {}

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use trainyard_server::config::ServerConfig;
+use trainyard_server::config::{MetricsAccess, ServerConfig};
 
 /// Flags of `trainyard serve`. Each overrides the TOML file and `TRAINYARD_*` variables.
 #[derive(Debug, Args)]
@@ -43,22 +43,37 @@ pub struct ServeArgs {
     /// Milliseconds a connection without a request in flight may stay silent [default: 60000; env TRAINYARD_IDLE_TIMEOUT_MS].
     #[arg(long, value_name = "MS")]
     idle_timeout_ms: Option<u64>,
+    /// Who may read GET /metrics: public, loopback or off [default: public; env TRAINYARD_METRICS].
+    #[arg(long, value_name = "WHO", value_parser = ["public", "loopback", "off"])]
+    metrics: Option<String>,
+    /// Serve /metrics on this address instead of the main listener [env TRAINYARD_METRICS_LISTEN].
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<SocketAddr>,
     /// TOML configuration file [default: <data-dir>/trainyard.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Log format.
+    /// Log format on stderr: text (colours only on a terminal) or json (one object per line,
+    /// with the request span's fields, e.g. request_id) [filter: env TRAINYARD_LOG].
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
 }
 
 fn init_logging(format: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRAINYARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    // colours only for a person at a terminal (NO_COLOR, https://no-color.org, turns them off)
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if format == "json" {
-        builder.json().init();
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     } else {
         builder.init();
     }
@@ -107,6 +122,12 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = args.idle_timeout_ms {
         c.idle_timeout_ms = v;
+    }
+    if let Some(v) = args.metrics.as_deref().and_then(MetricsAccess::parse) {
+        c.metrics = v;
+    }
+    if let Some(v) = args.metrics_listen {
+        c.metrics_listen = Some(v);
     }
     c.validate().map_err(anyhow::Error::msg)?;
     Ok(c)

@@ -13,12 +13,17 @@
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{Body, QueryPairs, project};
+use crate::openapi::{
+    ApiErrors, ConfigBody, ConfigDetailResponse, ConfigListResponse, ConfigNameResponse,
+    TAG_CONFIGS,
+};
 use crate::state::{AppState, IndexOp, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value, json};
 use trainyard_api::configs::{ConfigListQuery, parse_config_name};
 use trainyard_api::error::{ApiError, ErrorCode};
+use trainyard_api::jobs::SuccessResponse;
 use trainyard_api::jobs::{JobConfig, body_object, type_name};
 use trainyard_api::params::{check_desc, clip};
 use trainyard_store::StoreError;
@@ -155,6 +160,14 @@ fn config_json(rec: ConfigRecord) -> Map<String, Value> {
 }
 
 /// `GET /v1/{project_id}/training-job-configs`: one page of the project's configs.
+#[utoipa::path(get, path = "/v1/{project_id}/training-job-configs", tag = TAG_CONFIGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"),
+        ("per_page" = Option<i64>, Query, description = "1-1000 (default 10)"),
+        ("page" = Option<i64>, Query, description = "1-65535 (default 1)"),
+        ("sortBy" = Option<String>, Query, description = "config_name or create_time"),
+        ("order" = Option<String>, Query, description = "asc or desc (default desc)"),
+        ("search_content" = Option<String>, Query, description = "case-insensitive substring of config_name")),
+    responses((status = 200, description = "one page of the project's configs", body = ConfigListResponse), ApiErrors))]
 pub async fn list_configs(
     State(s): State<AppState>,
     Path(p): Path<String>,
@@ -177,6 +190,9 @@ pub async fn list_configs(
 }
 
 /// `POST /v1/{project_id}/training-job-configs`: creates a config.
+#[utoipa::path(post, path = "/v1/{project_id}/training-job-configs", tag = TAG_CONFIGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)")), request_body = ConfigBody,
+    responses((status = 200, description = "created", body = ConfigNameResponse), ApiErrors))]
 pub async fn create_config(
     State(s): State<AppState>,
     Path(p): Path<String>,
@@ -212,6 +228,9 @@ pub async fn create_config(
 }
 
 /// `GET /v1/{project_id}/training-job-configs/{config_name}`: one config.
+#[utoipa::path(get, path = "/v1/{project_id}/training-job-configs/{config_name}", tag = TAG_CONFIGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("config_name" = String, Path, description = "config name")),
+    responses((status = 200, description = "the config", body = ConfigDetailResponse), ApiErrors))]
 pub async fn get_config(
     State(s): State<AppState>,
     Path((p, n)): Path<(String, String)>,
@@ -231,6 +250,9 @@ pub async fn get_config(
 
 /// `PUT /v1/{project_id}/training-job-configs/{config_name}`: replaces the description and/or
 /// the fields.
+#[utoipa::path(put, path = "/v1/{project_id}/training-job-configs/{config_name}", tag = TAG_CONFIGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("config_name" = String, Path, description = "config name")), request_body = ConfigBody,
+    responses((status = 200, description = "updated", body = ConfigNameResponse), ApiErrors))]
 pub async fn update_config(
     State(s): State<AppState>,
     Path((p, n)): Path<(String, String)>,
@@ -275,6 +297,9 @@ pub async fn update_config(
 }
 
 /// `DELETE /v1/{project_id}/training-job-configs/{config_name}`: removes a config.
+#[utoipa::path(delete, path = "/v1/{project_id}/training-job-configs/{config_name}", tag = TAG_CONFIGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("config_name" = String, Path, description = "config name")),
+    responses((status = 200, description = "deleted", body = SuccessResponse), ApiErrors))]
 pub async fn delete_config(
     State(s): State<AppState>,
     Path((p, n)): Path<(String, String)>,

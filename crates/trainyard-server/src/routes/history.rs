@@ -3,6 +3,7 @@
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{Body, project};
+use crate::openapi::{ApiErrors, TAG_TRAINYARD};
 use crate::state::{AppState, IndexOp};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -67,6 +68,11 @@ pub fn parse_ndjson(body: &[u8]) -> Result<Vec<HistoryRecord>, ApiError> {
 }
 
 /// Imports the records; job ids follow line order.
+#[utoipa::path(post, path = "/trainyard/v1/{project_id}/job-history", tag = TAG_TRAINYARD,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)")),
+    request_body(content = String, content_type = "application/x-ndjson",
+        description = "one history record per line (docs/import.md): job_name, status, create_time required; at most 100,000 lines and 64 MiB"),
+    responses((status = 200, description = "imported, all or nothing; ids in line order", body = ImportResponse), ApiErrors))]
 pub async fn import_history(
     State(s): State<AppState>,
     Path(p): Path<String>,
@@ -112,6 +118,7 @@ pub async fn import_history(
             Ok((ids, IndexOp::Bulk { project, rows }))
         })
         .await?;
+    metrics::counter!(crate::metrics::IMPORT_RECORDS).increment(rows.len() as u64);
     Ok(Json(ImportResponse {
         is_success: true,
         imported: rows.len() as u64,

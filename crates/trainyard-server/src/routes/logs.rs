@@ -14,6 +14,7 @@
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{QueryPairs, id, project};
+use crate::openapi::{ApiErrors, TAG_LOGS};
 use crate::state::AppState;
 use crate::supervisor::runspec;
 use axum::Json;
@@ -34,6 +35,9 @@ use trainyard_store::StoreError;
 const DEFAULT_LINES: i64 = 50;
 
 /// `GET .../log/file-names`: `log_file_list`, one name per worker.
+#[utoipa::path(get, path = "/v1/{project_id}/training-jobs/{job_id}/versions/{version_id}/log/file-names", tag = TAG_LOGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id"), ("version_id" = i64, Path, description = "version id")),
+    responses((status = 200, description = "one log file name per worker", body = LogFileNamesResponse), ApiErrors))]
 pub async fn log_file_names(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,
@@ -84,6 +88,12 @@ pub async fn worker_log(
 
 /// `GET .../log/stream?log_file=&offset=`: follows a log as server-sent events (module docs).
 /// The start offset is `Last-Event-ID` if sent, else `offset` (default 0: the whole log).
+#[utoipa::path(get, path = "/v1/{project_id}/training-jobs/{job_id}/versions/{version_id}/log/stream", tag = TAG_LOGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id"), ("version_id" = i64, Path, description = "version id"),
+        ("log_file" = String, Query, description = "a name from log/file-names"),
+        ("offset" = Option<i64>, Query, description = "byte offset to start from (default 0)"),
+        ("Last-Event-ID" = Option<String>, Header, description = "resume after this event (a byte offset); wins over offset")),
+    responses((status = 200, description = "server-sent events: `log` (data = lines, id = byte offset after them), then `end` (data = the final status code)", body = String, content_type = "text/event-stream"), ApiErrors))]
 pub async fn log_stream(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,
@@ -195,6 +205,13 @@ fn log_event(c: trainyard_executor::logs::LogChunk) -> Event {
 }
 
 /// `GET .../aom-log?log_file=&lines=&base_line=&order=`: one page of a worker's log.
+#[utoipa::path(get, path = "/v1/{project_id}/training-jobs/{job_id}/versions/{version_id}/aom-log", tag = TAG_LOGS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id"), ("version_id" = i64, Path, description = "version id"),
+        ("log_file" = String, Query, description = "a name from log/file-names"),
+        ("lines" = Option<i64>, Query, description = "lines per page, 0-500 (default 50)"),
+        ("base_line" = Option<String>, Query, description = "cursor: start_line or end_line of a previous page"),
+        ("order" = Option<String>, Query, description = "desc (default: towards older lines) or asc")),
+    responses((status = 200, description = "one page of the log", body = LogLinesResponse), ApiErrors))]
 pub async fn aom_log(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,

@@ -3,17 +3,30 @@
 
 use crate::error::HttpResult;
 use crate::extract::{Body, QueryPairs, id, project};
+use crate::openapi::{ApiErrors, CreateVersionBody, TAG_VERSIONS};
 use crate::service;
 use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use trainyard_api::jobs::{
-    CreateJobResponse, CreateVersionRequest, SuccessResponse, VersionDetailResponse,
+    CreateJobResponse, CreateVersionRequest, SuccessResponse, VersionDetailResponse, VersionInfo,
     VersionListResponse, body_object,
 };
 use trainyard_api::params::parse_int_in;
+use trainyard_api::status::JobStatus;
+
+/// A WAITING version without a stored reason says why it waits, from the scheduler's view now
+/// (`queued: 4 of 4 running in project P (quotas)`); computed at read time, never stored.
+fn explain_waiting(s: &AppState, project: &str, v: &mut VersionInfo) {
+    if v.status == JobStatus::Waiting && v.status_reason.is_empty() {
+        v.status_reason = s.supervisor.waiting_reason(project);
+    }
+}
 
 /// `GET .../versions/{version_id}`: the version object.
+#[utoipa::path(get, path = "/v1/{project_id}/training-jobs/{job_id}/versions/{version_id}", tag = TAG_VERSIONS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id"), ("version_id" = i64, Path, description = "version id")),
+    responses((status = 200, description = "the version", body = VersionDetailResponse), ApiErrors))]
 pub async fn get_version(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,
@@ -21,13 +34,20 @@ pub async fn get_version(
     let project = project(&p)?;
     let (job_id, version_id) = (id("job_id", &j)?, id("version_id", &v)?);
     let (job, ver) = service::get_version(&s, project.as_str(), job_id, version_id).await?;
+    let mut version = ver.to_info(&job, now_ms());
+    explain_waiting(&s, project.as_str(), &mut version);
     Ok(Json(VersionDetailResponse {
         is_success: true,
-        version: ver.to_info(&job, now_ms()),
+        version,
     }))
 }
 
 /// `GET .../versions?per_page=&page=`: newest first; `page` 0 (default) = all.
+#[utoipa::path(get, path = "/v1/{project_id}/training-jobs/{job_id}/versions", tag = TAG_VERSIONS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id"),
+        ("per_page" = Option<i64>, Query, description = "1-1000 (default 10)"),
+        ("page" = Option<i64>, Query, description = "0-65535; 0 (default) = every version")),
+    responses((status = 200, description = "the job's versions, newest first", body = VersionListResponse), ApiErrors))]
 pub async fn list_versions(
     State(s): State<AppState>,
     Path((p, j)): Path<(String, String)>,
@@ -65,12 +85,19 @@ pub async fn list_versions(
         version_count: count,
         versions: page_rows
             .into_iter()
-            .map(|v| v.to_info(&job, now))
+            .map(|v| {
+                let mut info = v.to_info(&job, now);
+                explain_waiting(&s, project.as_str(), &mut info);
+                info
+            })
             .collect(),
     }))
 }
 
 /// `POST .../versions`: a new version inheriting absent config fields from `pre_version_id`.
+#[utoipa::path(post, path = "/v1/{project_id}/training-jobs/{job_id}/versions", tag = TAG_VERSIONS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id")), request_body = CreateVersionBody,
+    responses((status = 200, description = "the new version (status 1 INIT)", body = CreateJobResponse), ApiErrors))]
 pub async fn create_version(
     State(s): State<AppState>,
     Path((p, j)): Path<(String, String)>,
@@ -86,6 +113,9 @@ pub async fn create_version(
 
 /// `DELETE .../versions/{version_id}`: stops it if it runs and removes it; the last version
 /// takes the job with it.
+#[utoipa::path(delete, path = "/v1/{project_id}/training-jobs/{job_id}/versions/{version_id}", tag = TAG_VERSIONS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id"), ("version_id" = i64, Path, description = "version id")),
+    responses((status = 200, description = "the version is deleted (the job too if it was the last)", body = SuccessResponse), ApiErrors))]
 pub async fn delete_version(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,
@@ -97,6 +127,9 @@ pub async fn delete_version(
 }
 
 /// `POST .../versions/{version_id}/stop`: returns after the new status (13, or 9) is stored.
+#[utoipa::path(post, path = "/v1/{project_id}/training-jobs/{job_id}/versions/{version_id}/stop", tag = TAG_VERSIONS,
+    params(("project_id" = String, Path, description = "project id (1-64 letters, digits, `-`)"), ("job_id" = i64, Path, description = "job id"), ("version_id" = i64, Path, description = "version id")),
+    responses((status = 200, description = "stopping: 13 CANCELED before it started, else 9 KILLING then 12 KILLED", body = SuccessResponse), ApiErrors))]
 pub async fn stop_version(
     State(s): State<AppState>,
     Path((p, j, v)): Path<(String, String, String)>,

@@ -10,5 +10,7 @@ mod faults;
 mod lifecycle;
 mod list;
 mod logs;
+mod openapi;
+mod ops;
 mod recovery;
 mod sdk;

@@ -1,0 +1,220 @@
+//! Prometheus metrics through the `metrics` facade (`metrics-exporter-prometheus` renders them).
+//!
+//! Anywhere in the server, emit with the macros and a name from this module, no plumbing:
+//!
+//! ```ignore
+//! metrics::counter!(trainyard_server::metrics::IMPORT_RECORDS).increment(n);
+//! ```
+//!
+//! The recorder is process-global and installed once ([`install`]); while none is installed
+//! (metrics `off`) the macros cost a branch. What is exported (`GET /metrics`, see README
+//! "Operations"):
+//!
+//! | name | type | labels | what |
+//! |---|---|---|---|
+//! | `trainyard_http_requests_total` | counter | `method`, `route`, `status` | requests answered; `route` is the route template (`/v1/{project_id}/training-jobs`), `unmatched` for 404s of unknown paths |
+//! | `trainyard_http_request_duration_seconds` | histogram | `method`, `route`, `status` | time to the response head |
+//! | `trainyard_auth_failures_total` | counter | `kind` | refused credentials: `no_credentials`, `token_expired`, `token_invalid`, `signature`, `forbidden`, `login` |
+//! | `trainyard_import_records_total` | counter | | history records imported |
+//! | `trainyard_executor_poll_duration_seconds` | histogram | `executor` | one scheduler pass: read the queue, submit what has a slot |
+//! | `trainyard_list_index_jobs` | gauge | | jobs in the list index |
+//! | `trainyard_jobs` | gauge | `status` | jobs by the status of their latest version (what the list shows) |
+//! | `trainyard_versions_queued` | gauge | `status` | versions waiting for a slot (1/2/4/7): the queue depth |
+//! | `trainyard_versions_running` | gauge | `project` | versions holding a slot, per project |
+//! | `process_*` | | | CPU seconds, resident memory, open fds, threads, start time (`metrics-process`) |
+//!
+//! Gauges are computed when `/metrics` is scraped, from the index and the supervisor.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use parking_lot::Mutex;
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Counter: requests answered, by `method`, `route` (template) and `status`.
+pub const HTTP_REQUESTS: &str = "trainyard_http_requests_total";
+/// Histogram (seconds): time to the response head, by `method`, `route` and `status`.
+pub const HTTP_DURATION: &str = "trainyard_http_request_duration_seconds";
+/// Counter: refused credentials, by `kind`.
+pub const AUTH_FAILURES: &str = "trainyard_auth_failures_total";
+/// Counter: history records imported.
+pub const IMPORT_RECORDS: &str = "trainyard_import_records_total";
+/// Histogram (seconds): one scheduler pass over the queue (submits included), by `executor`.
+pub const EXECUTOR_POLL: &str = "trainyard_executor_poll_duration_seconds";
+/// Gauge: jobs in the list index.
+pub const LIST_INDEX_JOBS: &str = "trainyard_list_index_jobs";
+/// Gauge: jobs by their latest version's `status` name.
+pub const JOBS_BY_STATUS: &str = "trainyard_jobs";
+/// Gauge: versions waiting for a slot, by `status` name.
+pub const VERSIONS_QUEUED: &str = "trainyard_versions_queued";
+/// Gauge: versions holding a slot, by `project`.
+pub const VERSIONS_RUNNING: &str = "trainyard_versions_running";
+
+/// Histogram buckets (seconds) of request and poll durations: 0.5 ms … 30 s.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+/// Projects given a `trainyard_versions_running` value at the last scrape (to zero them).
+static RUNNING_PROJECTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Installs the process-global Prometheus recorder (once; later calls return the same handle).
+/// `None` when another global recorder was installed first (then nothing is exported).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+                .and_then(PrometheusBuilder::install_recorder);
+            match built {
+                Ok(h) => {
+                    describe();
+                    Some(h)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered");
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "time from the request to the response head"
+    );
+    describe_counter!(
+        AUTH_FAILURES,
+        "requests refused for their credentials, by kind"
+    );
+    describe_counter!(IMPORT_RECORDS, "history records imported");
+    describe_histogram!(
+        EXECUTOR_POLL,
+        Unit::Seconds,
+        "one scheduler pass: read the queue and submit what has a slot"
+    );
+    describe_gauge!(LIST_INDEX_JOBS, "jobs in the list index");
+    describe_gauge!(JOBS_BY_STATUS, "jobs by the status of their latest version");
+    describe_gauge!(VERSIONS_QUEUED, "versions waiting for a slot, by status");
+    describe_gauge!(VERSIONS_RUNNING, "versions holding a slot, by project");
+    let collector = PROCESS.get_or_init(metrics_process::Collector::default);
+    collector.describe();
+}
+
+/// Middleware: counts the request and times it to the response head, labelled with the route
+/// template ([`MatchedPath`]), the method and the status. Add it as a router layer so routing
+/// has happened (the template is known).
+pub async fn track(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = method_label(req.method());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let resp = next.run(req).await;
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", resp.status().as_u16().to_string()),
+    ];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_DURATION, &labels).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        // bounded cardinality: any other method is one label value
+        _ => "other",
+    }
+}
+
+/// Counts one refused credential of `kind` (see [`AUTH_FAILURES`]).
+pub fn auth_failure(kind: &'static str) {
+    metrics::counter!(AUTH_FAILURES, "kind" => kind).increment(1);
+}
+
+/// Counts a refused request under its [`AUTH_FAILURES`] kind, if `code` is an authentication
+/// or authorisation failure (other codes are not counted).
+pub fn auth_failure_code(code: trainyard_api::ErrorCode) {
+    use trainyard_api::ErrorCode as C;
+    let kind = match code {
+        C::NoCredentials => "no_credentials",
+        C::TokenExpired => "token_expired",
+        C::TokenInvalid => "token_invalid",
+        C::SignatureInvalid => "signature",
+        C::ProjectForbidden => "forbidden",
+        C::IamAuthFailed => "login",
+        _ => return,
+    };
+    auth_failure(kind);
+}
+
+/// Sets the gauges computed at scrape time from the index and the supervisor.
+fn update_gauges(s: &AppState) {
+    let (total, by_status) = {
+        let ix = s.index.read();
+        (ix.len(), ix.status_counts())
+    };
+    metrics::gauge!(LIST_INDEX_JOBS).set(total as f64);
+    for st in trainyard_api::status::ALL_STATUSES {
+        metrics::gauge!(JOBS_BY_STATUS, "status" => st.name())
+            .set(by_status[usize::from(st.code())] as f64);
+    }
+    let sched = s.supervisor.stats();
+    for st in crate::supervisor::QUEUED_STATUSES {
+        let n = sched
+            .queued
+            .iter()
+            .find(|(q, _)| *q == st)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!(VERSIONS_QUEUED, "status" => st.name()).set(n as f64);
+    }
+    let mut seen = RUNNING_PROJECTS.lock();
+    let now: BTreeSet<String> = sched.running.iter().map(|(p, _)| p.clone()).collect();
+    for gone in seen.difference(&now) {
+        metrics::gauge!(VERSIONS_RUNNING, "project" => gone.clone()).set(0.0);
+    }
+    for (p, n) in sched.running {
+        metrics::gauge!(VERSIONS_RUNNING, "project" => p).set(n as f64);
+    }
+    *seen = now;
+}
+
+/// The Prometheus text format (0.0.4) of every metric; 500 when no recorder could be installed.
+pub fn render(s: &AppState) -> Response {
+    let Some(handle) = HANDLE.get().and_then(Option::as_ref) else {
+        return crate::error::HttpError::internal(&"the metrics recorder is not installed")
+            .into_response();
+    };
+    update_gauges(s);
+    if let Some(c) = PROCESS.get() {
+        c.collect();
+    }
+    handle.run_upkeep();
+    let mut resp = (StatusCode::OK, handle.render()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
