@@ -217,6 +217,72 @@ impl ListIndex {
     }
 }
 
+/// A change to the index that one committed store write makes (the store returns it with the
+/// write, see `trainyard_store::Committed`), applied with [`ListIndex::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexOp {
+    /// Nothing changes in the list (e.g. a status change of a version that is not the latest).
+    None,
+    /// Insert or replace a job's row.
+    Upsert {
+        /// Project.
+        project: String,
+        /// Workspace.
+        workspace: String,
+        /// The row.
+        row: Row,
+    },
+    /// Remove a job.
+    Remove {
+        /// Project.
+        project: String,
+        /// Workspace.
+        workspace: String,
+        /// The job.
+        job_id: i64,
+    },
+    /// Many new jobs of one project (history import), each with its workspace, in id order.
+    Bulk {
+        /// Project.
+        project: String,
+        /// (workspace, row) in id order.
+        rows: Vec<(String, Row)>,
+    },
+}
+
+impl ListIndex {
+    /// Applies one committed change.
+    pub fn apply(&mut self, op: IndexOp) {
+        match op {
+            IndexOp::None => {}
+            IndexOp::Upsert {
+                project,
+                workspace,
+                row,
+            } => self.upsert(&project, &workspace, row),
+            IndexOp::Remove {
+                project,
+                workspace,
+                job_id,
+            } => {
+                self.remove(&project, &workspace, job_id);
+            }
+            IndexOp::Bulk { project, rows } => {
+                let mut by_ws: Vec<(String, Vec<Row>)> = Vec::new();
+                for (ws, row) in rows {
+                    match by_ws.iter_mut().find(|(w, _)| *w == ws) {
+                        Some((_, v)) => v.push(row),
+                        None => by_ws.push((ws, vec![row])),
+                    }
+                }
+                for (ws, rows) in by_ws {
+                    self.bulk_insert(&project, &ws, rows);
+                }
+            }
+        }
+    }
+}
+
 const KEYS: usize = 7;
 /// Status codes 0–22.
 pub const STATUSES: usize = 23;

@@ -106,10 +106,15 @@ impl AuthState {
     pub fn open(data_dir: &Path) -> anyhow::Result<AuthState> {
         let sealer = Sealer::load_or_create(&data_dir.join(KEY_FILE))
             .map_err(|e| anyhow::anyhow!("{KEY_FILE} in the data directory: {e}"))?;
-        Ok(AuthState {
+        Ok(AuthState::new(sealer))
+    }
+
+    /// The state for a sealer (see [`load_sealer`]).
+    pub fn new(sealer: Sealer) -> AuthState {
+        AuthState {
             sealer,
             failures: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// The sealer of access-key secrets.
@@ -159,6 +164,16 @@ impl AuthState {
             );
         }
     }
+}
+
+/// Loads the access-key sealing key named by the configuration
+/// ([`ServerConfig::auth_key_path`](crate::config::ServerConfig::auth_key_path)), creating the
+/// file (mode 0600, a random key) when it does not exist. Every server sharing one database
+/// must load the same key; the store refuses another one at start (`Store::check_sealer`).
+pub fn load_sealer(config: &crate::config::ServerConfig) -> anyhow::Result<Sealer> {
+    let path = config.auth_key_path();
+    Sealer::load_or_create(&path)
+        .map_err(|e| anyhow::anyhow!("the sealing key file {}: {e}", path.display()))
 }
 
 fn fail(code: ErrorCode, msg: &str) -> Response {

@@ -111,6 +111,10 @@ pub struct ServerConfig {
     pub metrics: MetricsAccess,
     /// Serve `/metrics` on this address instead of the main listener (default: none).
     pub metrics_listen: Option<SocketAddr>,
+    /// The file with the key that seals access-key secrets (64 hex digits, created with a
+    /// random key when missing) [default: `<data_dir>/auth.key`]. Servers sharing one database
+    /// must use the same key.
+    pub auth_key_file: Option<PathBuf>,
     /// Resource specs (`/job/resource-specs`).
     pub specs: Vec<Spec>,
     /// Engines (`/job/ai-engines`).
@@ -162,6 +166,7 @@ impl Default for ServerConfig {
             idle_timeout_ms: 60_000,
             metrics: MetricsAccess::Public,
             metrics_listen: None,
+            auth_key_file: None,
             specs: vec![
                 spec(1, "local.cpu.1u", "1", "2", 4),
                 spec(2, "local.cpu.2u", "2", "4", 2),
@@ -202,6 +207,7 @@ impl ServerConfig {
             "idle_timeout_ms",
             "metrics",
             "metrics_listen",
+            "auth_key_file",
         ]));
         fig = fig.merge(
             Env::prefixed("TRAINYARD_")
@@ -251,6 +257,18 @@ impl ServerConfig {
     /// The SQLite file.
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("trainyard.db")
+    }
+
+    /// Where the store lives: the SQLite file of the data directory.
+    pub fn store_location(&self) -> trainyard_store::Location {
+        trainyard_store::Location::Sqlite(self.db_path())
+    }
+
+    /// The sealing key file: `auth_key_file`, else `<data_dir>/auth.key`.
+    pub fn auth_key_path(&self) -> PathBuf {
+        self.auth_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::auth::KEY_FILE))
     }
 
     /// Where version logs live.

@@ -20,14 +20,11 @@ pub mod supervisor;
 
 use anyhow::Context;
 use config::ServerConfig;
-use parking_lot::RwLock;
 use state::AppState;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::Layer;
-use trainyard_index::{ListIndex, Row};
 use trainyard_store::Store;
 
 /// Opens (or creates) the data directory and its store, rebuilds the list index from the
@@ -53,35 +50,33 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
     }
     let db = config.db_path();
     datadir::precreate_db(&db)?;
-    let auth = Arc::new(auth::AuthState::open(&config.data_dir)?);
-    let db2 = db.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&db2))
+    let sealer = auth::load_sealer(&config)?;
+    let location = config.store_location();
+    let store = tokio::task::spawn_blocking(move || Store::open(&location))
         .await?
         .context("opening the store")?;
     datadir::secure_db_files(&db)?;
     let store = Arc::new(store);
-    let started = std::time::Instant::now();
     let st = store.clone();
-    let index = tokio::task::spawn_blocking(move || -> anyhow::Result<ListIndex> {
-        let mut scopes: HashMap<(String, String), Vec<Row>> = HashMap::new();
-        st.for_each_row(|p, w, r| {
-            scopes
-                .entry((p.to_owned(), w.to_owned()))
-                .or_default()
-                .push(r);
+    let auth = tokio::task::spawn_blocking(move || -> anyhow::Result<auth::AuthState> {
+        st.check_sealer(&sealer).map_err(|e| {
+            anyhow::anyhow!(
+                "the access-key sealing key (auth_key_file) does not fit this database: {e}"
+            )
         })?;
-        let mut ix = ListIndex::new();
-        for ((p, w), rows) in scopes {
-            ix.bulk_insert(&p, &w, rows);
-        }
-        Ok(ix)
+        Ok(auth::AuthState::new(sealer))
     })
     .await??;
+    let auth = Arc::new(auth);
+    let started = std::time::Instant::now();
+    let st = store.clone();
+    tokio::task::spawn_blocking(move || st.load_index())
+        .await?
+        .context("loading the list index")?;
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "list index rebuilt"
     );
-    let index = Arc::new(RwLock::new(index));
     let executor = make_executor(&config)?;
     executor
         .check_ready()
@@ -89,7 +84,6 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
         .map_err(|e| anyhow::anyhow!("the {} executor is not usable: {e}", executor.kind()))?;
     let supervisor = Arc::new(supervisor::Supervisor::new(
         store.clone(),
-        index.clone(),
         executor,
         supervisor::Settings::from_config(&config),
     ));
@@ -97,7 +91,6 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
     Ok(AppState {
         config: Arc::new(config),
         store,
-        index,
         supervisor,
         auth,
         data_lock: Arc::new(lock),

@@ -172,7 +172,7 @@ pub fn auth_failure_code(code: trainyard_api::ErrorCode) {
 /// Sets the gauges computed at scrape time from the index and the supervisor.
 fn update_gauges(s: &AppState) {
     let (total, by_status) = {
-        let ix = s.index.read();
+        let ix = s.store.index().read();
         (ix.len(), ix.status_counts())
     };
     metrics::gauge!(LIST_INDEX_JOBS).set(total as f64);

@@ -8,7 +8,7 @@
 //! commit order); status changes after creation go through the supervisor.
 
 use crate::error::{HttpError, HttpResult};
-use crate::state::{AppState, IndexOp, now_ms};
+use crate::state::{AppState, now_ms};
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::jobs::{CreateJobRequest, CreateJobResponse, CreateVersionRequest, JobConfig};
 use trainyard_api::list::{JobListQuery, JobListResponse};
@@ -18,7 +18,7 @@ use trainyard_store::{DeletedVersion, JobRecord, NewJob, NewVersion, VersionReco
 /// `job_count_limit` and `quotas` from the configuration and the index's project counter.
 pub fn list_jobs(s: &AppState, project: &str, query: &JobListQuery, now: i64) -> JobListResponse {
     let (page, count) = {
-        let ix = s.index.read();
+        let ix = s.store.index().read();
         (ix.query(project, query, now), ix.project_job_count(project))
     };
     JobListResponse {
@@ -116,15 +116,7 @@ pub async fn create_job(
     };
     let max_jobs = s.config.max_jobs;
     let (job, v) = s
-        .write(move |w| {
-            let (job, v, row) = w.create_job(&new, &version, max_jobs)?;
-            let op = IndexOp::Upsert {
-                project: job.project_id.clone(),
-                workspace: job.workspace_id.clone(),
-                row,
-            };
-            Ok(((job, v), op))
-        })
+        .write(move |st| Ok(st.create_job(&new, &version, max_jobs)?))
         .await?;
     s.supervisor.wake();
     Ok(created(job, &v))
@@ -139,16 +131,9 @@ pub async fn update_job_desc(
     desc: String,
 ) -> HttpResult<()> {
     let project = project.to_owned();
-    s.write(move |w| {
-        let (job, row) = w.update_job_desc(&project, job_id, &desc)?;
-        Ok((
-            (),
-            IndexOp::Upsert {
-                project,
-                workspace: job.workspace_id,
-                row,
-            },
-        ))
+    s.write(move |st| {
+        st.update_job_desc(&project, job_id, &desc)?;
+        Ok(())
     })
     .await
 }
@@ -158,15 +143,7 @@ pub async fn update_job_desc(
 pub async fn delete_job(s: &AppState, project: &str, job_id: i64) -> HttpResult<JobRecord> {
     let project = project.to_owned();
     let deleted = s
-        .write(move |w| {
-            let d = w.delete_job(&project, job_id)?;
-            let op = IndexOp::Remove {
-                project,
-                workspace: d.job.workspace_id.clone(),
-                job_id,
-            };
-            Ok((d, op))
-        })
+        .write(move |st| Ok(st.delete_job(&project, job_id)?))
         .await?;
     s.supervisor.forget(&deleted.versions).await;
     Ok(deleted.job)
@@ -211,15 +188,7 @@ pub async fn create_version(
     let version = new_version(s, config, req.version_desc, now_ms())?;
     let project = project.to_owned();
     let (job, v) = s
-        .write(move |w| {
-            let (job, v, row) = w.create_version(&project, job_id, pre, &version)?;
-            let op = IndexOp::Upsert {
-                project,
-                workspace: job.workspace_id.clone(),
-                row,
-            };
-            Ok(((job, v), op))
-        })
+        .write(move |st| Ok(st.create_version(&project, job_id, pre, &version)?))
         .await?;
     s.supervisor.wake();
     Ok(created(job, &v))
@@ -235,27 +204,12 @@ pub async fn delete_version(
 ) -> HttpResult<()> {
     let project = project.to_owned();
     let gone = s
-        .write(move |w| {
-            let d = w.delete_version(&project, job_id, version_id)?;
-            match d {
-                DeletedVersion::Remaining { job, version, row } => Ok((
-                    vec![*version],
-                    IndexOp::Upsert {
-                        project,
-                        workspace: job.workspace_id,
-                        row,
-                    },
-                )),
-                DeletedVersion::JobDeleted(dj) => {
-                    let op = IndexOp::Remove {
-                        project,
-                        workspace: dj.job.workspace_id.clone(),
-                        job_id,
-                    };
-                    Ok((dj.versions, op))
-                }
-            }
-        })
+        .write(
+            move |st| match st.delete_version(&project, job_id, version_id)? {
+                DeletedVersion::Remaining { version, .. } => Ok(vec![*version]),
+                DeletedVersion::JobDeleted(dj) => Ok(dj.versions),
+            },
+        )
         .await?;
     s.supervisor.forget(&gone).await;
     Ok(())

@@ -21,9 +21,9 @@
 //! It sleeps on a [`Notify`] woken by creates, stops, deletes and run ends (plus a slow
 //! fallback tick); it never polls.
 //!
-//! Every change goes through `Writer::update_status` with a compare-and-set on the expected
-//! status (`StatusUpdate::expect`), and the returned list row is applied to the index in commit
-//! order (`Writer::into_ticket`), so the list shows live statuses in commit order. A version that was stopped
+//! Every change goes through `Store::update_status` with a compare-and-set on the expected
+//! status (`StatusUpdate::expect`); the store applies the job's new list row to the index in
+//! commit order before it returns, so the list shows live statuses in commit order. A version that was stopped
 //! (13) or deleted while the scheduler worked on it makes the next compare-and-set fail; the
 //! scheduler then drops it (and stops the workers it may have just started).
 //!
@@ -55,8 +55,8 @@ pub mod runspec;
 
 use crate::config::{EngineConfig, ServerConfig};
 use crate::error::{HttpError, HttpResult};
-use crate::state::{IndexOp, now_ms};
-use parking_lot::{Mutex, RwLock};
+use crate::state::now_ms;
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
@@ -71,7 +71,6 @@ use trainyard_executor::{
     ExecError, Executor, KnownRuns, Lost, PreflightError, PreflightStage, RunHandle, RunOutcome,
     RunSpec,
 };
-use trainyard_index::ListIndex;
 use trainyard_store::{JobRecord, StatusUpdate, Store, StoreError, VersionRecord};
 
 /// Statuses of versions that are not finished, exactly as in the store's partial index
@@ -157,7 +156,6 @@ impl std::fmt::Debug for Supervisor {
 
 struct Inner {
     store: Arc<Store>,
-    index: Arc<RwLock<ListIndex>>,
     executor: Arc<dyn Executor>,
     settings: Settings,
     wake: Notify,
@@ -285,18 +283,12 @@ fn non_empty(o: &Option<String>) -> Option<&str> {
 }
 
 impl Supervisor {
-    /// A supervisor over this store and index, running versions with `executor`. Call
+    /// A supervisor over this store, running versions with `executor`. Call
     /// [`Supervisor::start`] to recover and begin scheduling.
-    pub fn new(
-        store: Arc<Store>,
-        index: Arc<RwLock<ListIndex>>,
-        executor: Arc<dyn Executor>,
-        settings: Settings,
-    ) -> Supervisor {
+    pub fn new(store: Arc<Store>, executor: Arc<dyn Executor>, settings: Settings) -> Supervisor {
         Supervisor {
             inner: Arc::new(Inner {
                 store,
-                index,
                 executor,
                 settings,
                 wake: Notify::new(),
@@ -480,20 +472,8 @@ impl Inner {
         up: StatusUpdate,
     ) -> Result<VersionRecord, Refused> {
         let store = self.store.clone();
-        let index = self.index.clone();
         tokio::task::spawn_blocking(move || {
-            let mut w = store.writer();
-            let (job, v, row) = w.update_status(version_id, &up)?;
-            w.into_ticket().apply(|| {
-                if let Some(row) = row {
-                    IndexOp::Upsert {
-                        project: job.project_id,
-                        workspace: job.workspace_id,
-                        row,
-                    }
-                    .apply(&mut index.write());
-                }
-            });
+            let (_, v) = store.update_status(version_id, &up)?;
             Ok(v)
         })
         .await

@@ -1,5 +1,6 @@
-//! Users, projects, access keys and tokens (`spec/auth.md`), kept in the same SQLite file as
-//! the jobs (migration 2 of `schema.rs`).
+//! Users, projects, access keys and tokens (`spec/auth.md`), kept in the same database as the
+//! jobs. This module holds the engine-neutral rules (names, passwords, sealing, token shape);
+//! engines store and look up rows through [`AuthEngine`].
 //!
 //! - **Passwords** are stored as argon2id PHC strings (random salt, the crate's default cost).
 //!   A login for a user that does not exist still runs one argon2 verification (against a
@@ -7,10 +8,13 @@
 //! - **Tokens** are 256 random bits (64 hex digits), handed out once; only their SHA-256 is
 //!   stored. They are bound to one project, expire, and can be revoked.
 //! - **Access-key secrets** must be recoverable (the server recomputes the HMAC), so they are
-//!   sealed with ChaCha20-Poly1305 under a key kept *outside* the database, in a 0600 key
-//!   file in the data directory ([`Sealer`]); the access key is the AEAD's associated data, so
-//!   a sealed secret cannot be moved to another key's row. A copy of the database alone
-//!   reveals no secret.
+//!   sealed with ChaCha20-Poly1305 under a key kept *outside* the database ([`Sealer`]: a
+//!   0600 key file, by default `auth.key` in the data directory, or the file the server's
+//!   `auth_key_file` names, which every replica sharing a database must be given); the access
+//!   key is the AEAD's associated data, so a sealed secret cannot be moved to another key's
+//!   row. A copy of the database alone reveals no secret. The store keeps a check value of
+//!   the key ([`Store::check_sealer`]) so a server started with the wrong key is refused at
+//!   start instead of failing every signature.
 //! - Removing a user revokes its keys and tokens in the same transaction; revoking a key
 //!   takes effect on the next request (there is no cache).
 //!
@@ -20,7 +24,6 @@ use crate::{Store, StoreError};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::Path;
@@ -49,7 +52,8 @@ pub enum AuthError {
     /// The user, project or key does not exist (or was removed / revoked).
     #[error("{0} does not exist")]
     Missing(String),
-    /// A sealed secret could not be opened: the key file does not belong to this database.
+    /// A sealed secret could not be opened, or the key's check value stored in the database
+    /// differs: the key file does not belong to this database.
     #[error(
         "an access-key secret could not be decrypted: the key file does not match the database"
     )]
@@ -63,12 +67,6 @@ pub enum AuthError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for AuthError {
-    fn from(e: rusqlite::Error) -> Self {
-        AuthError::Store(StoreError::Sqlite(e))
-    }
 }
 
 /// Result alias of this module.
@@ -380,54 +378,125 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&new_password()).unwrap_or_default())
 }
 
-fn project_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProjectRecord> {
-    Ok(ProjectRecord {
-        project_id: r.get(0)?,
-        name: r.get(1)?,
-        created_at: r.get(2)?,
-    })
+/// Associated data of the key check value (see [`Store::check_sealer`]).
+const KEY_CHECK_AAD: &str = "trainyard sealing key check";
+
+/// What an access-key insert found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyInsert {
+    /// Stored.
+    Inserted,
+    /// The access key is already taken (draw another).
+    Taken,
+    /// No active user of that name and domain.
+    NoUser,
 }
 
-fn user_projects(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT project_id FROM user_projects WHERE user_id = ?1 ORDER BY project_id",
-    )?;
-    stmt.query_map([user_id], |r| r.get(0))?.collect()
+/// A stored access key with its owner, for verifying a signature.
+#[derive(Clone, Debug)]
+pub struct SealedKey {
+    /// `nonce || ChaCha20-Poly1305(secret)`, associated data = the access key.
+    pub sealed: Vec<u8>,
+    /// The owner, with every project of the user.
+    pub identity: Identity,
 }
 
-fn find_project(
-    conn: &rusqlite::Connection,
-    r: ProjectRef<'_>,
-) -> rusqlite::Result<Option<ProjectRecord>> {
-    let (sql, key) = match r {
-        ProjectRef::FirstOfUser => return Ok(None),
-        ProjectRef::Id(id) => (
-            "SELECT project_id, name, created_at FROM projects WHERE project_id = ?1",
-            id,
-        ),
-        ProjectRef::Name(n) => (
-            "SELECT project_id, name, created_at FROM projects WHERE name = ?1",
-            n,
-        ),
-    };
-    conn.query_row(sql, [key], project_from_row).optional()
+/// A stored token (found by its SHA-256) with its owner.
+#[derive(Clone, Debug)]
+pub struct TokenRow {
+    /// The owner; `projects` is the token's one project.
+    pub identity: Identity,
+    /// Expiry, epoch ms.
+    pub expires_at: i64,
 }
 
-fn active_user(
-    conn: &rusqlite::Connection,
-    name: &str,
-    domain: &str,
-) -> rusqlite::Result<Option<(i64, String, i64)>> {
-    conn.query_row(
-        "SELECT user_id, password_hash, created_at FROM users
-         WHERE name = ?1 AND domain = ?2 AND removed_at IS NULL",
-        [name, domain],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .optional()
+/// The rows of accounts as an engine stores them: no rules here, only atomic reads and writes
+/// (each method one transaction). The rules are in [`Store`]'s methods of this module.
+pub trait AuthEngine: Send + Sync {
+    /// Inserts a project. `false` when its id or name is taken.
+    fn insert_project(&self, p: &ProjectRecord) -> Result<bool, StoreError>;
+    /// Every project, by name.
+    fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError>;
+    /// A project by id or by name.
+    fn project(&self, r: ProjectRef<'_>) -> Result<Option<ProjectRecord>, StoreError>;
+    /// Inserts a user with its projects (ids that exist). `None` when an active user of that
+    /// name exists in the domain; else the new user id.
+    fn insert_user(
+        &self,
+        name: &str,
+        domain: &str,
+        password_hash: &str,
+        project_ids: &[String],
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// The projects an active user may use, by id (empty for an unknown or removed user).
+    fn projects_of_user(&self, user_id: i64) -> Result<Vec<ProjectRecord>, StoreError>;
+    /// Active users (with their project ids, sorted), by domain and name.
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Number of active users.
+    fn active_user_count(&self) -> Result<u64, StoreError>;
+    /// An active user's id, password hash and project ids.
+    fn active_user(
+        &self,
+        name: &str,
+        domain: &str,
+    ) -> Result<Option<(i64, String, Vec<String>)>, StoreError>;
+    /// Marks an active user removed and revokes its keys and tokens, in one transaction.
+    /// `false` when there is no such active user.
+    fn remove_user(&self, name: &str, domain: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Stores an access key for an active user.
+    fn insert_access_key(
+        &self,
+        access_key: &str,
+        sealed: &[u8],
+        user: &str,
+        domain: &str,
+        now_ms: i64,
+    ) -> Result<KeyInsert, StoreError>;
+    /// Access keys (revoked too), of one active user or of all, oldest first.
+    fn access_keys(&self, user: Option<(&str, &str)>) -> Result<Vec<AccessKeyRecord>, StoreError>;
+    /// Revokes an active access key; `false` when unknown or already revoked.
+    fn revoke_access_key(&self, access_key: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// An active access key of an active user.
+    fn sealed_key(&self, access_key: &str) -> Result<Option<SealedKey>, StoreError>;
+    /// Stores a token's SHA-256, deleting tokens that expired before `purge_before`.
+    fn insert_token(
+        &self,
+        token_sha256: &str,
+        user_id: i64,
+        project_id: &str,
+        issued_at: i64,
+        expires_at: i64,
+        purge_before: i64,
+    ) -> Result<(), StoreError>;
+    /// An unrevoked token of an active user, by SHA-256.
+    fn token(&self, token_sha256: &str) -> Result<Option<TokenRow>, StoreError>;
+    /// Revokes a token; `false` when it was not active.
+    fn revoke_token(&self, token_sha256: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// The stored key check value, if any.
+    fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores the key check value unless one is stored; returns the one stored now.
+    fn set_key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError>;
 }
 
 impl Store {
+    fn accounts(&self) -> &dyn AuthEngine {
+        self.engine.auth()
+    }
+
+    /// Checks that `sealer` is the key this database's secrets are sealed with: the first
+    /// server to start records a check value (sealed with the key); later starts, on any
+    /// replica, must open it. Errors: `Unseal` when the key differs.
+    pub fn check_sealer(&self, sealer: &Sealer) -> AuthResult<()> {
+        let stored = match self.accounts().key_check()? {
+            Some(v) => v,
+            None => self
+                .accounts()
+                .set_key_check(&sealer.seal(KEY_CHECK_AAD, b"trainyard")?)?,
+        };
+        sealer.open(KEY_CHECK_AAD, &stored).map(|_| ())
+    }
+
     /// Creates a project. `id` defaults to a random 32-hex-digit id. Errors: `Invalid` (id or
     /// name), `Exists` (id or name taken).
     pub fn add_project(
@@ -444,44 +513,31 @@ impl Store {
             }
             None => new_project_id(),
         };
-        let conn = self.writer.lock();
-        let taken: bool = conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM projects WHERE project_id = ?1 OR name = ?2)",
-            [&id, name],
-            |r| r.get(0),
-        )?;
-        if taken {
-            return Err(AuthError::Exists(format!("project {name:?} (or id {id})")));
-        }
-        conn.execute(
-            "INSERT INTO projects (project_id, name, created_at) VALUES (?1, ?2, ?3)",
-            params![id, name, now_ms],
-        )?;
-        Ok(ProjectRecord {
+        let rec = ProjectRecord {
             project_id: id,
             name: name.to_owned(),
             created_at: now_ms,
-        })
+        };
+        if !self.accounts().insert_project(&rec)? {
+            return Err(AuthError::Exists(format!(
+                "project {name:?} (or id {})",
+                rec.project_id
+            )));
+        }
+        Ok(rec)
     }
 
     /// Every project, by name.
     pub fn projects(&self) -> AuthResult<Vec<ProjectRecord>> {
-        let conn = self.reader.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT project_id, name, created_at FROM projects ORDER BY name")?;
-        let rows = stmt
-            .query_map([], project_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        Ok(self.accounts().projects()?)
     }
 
     /// A project by id, else by name.
     pub fn find_project(&self, id_or_name: &str) -> AuthResult<Option<ProjectRecord>> {
-        let conn = self.reader.lock();
-        if let Some(p) = find_project(&conn, ProjectRef::Id(id_or_name))? {
+        if let Some(p) = self.accounts().project(ProjectRef::Id(id_or_name))? {
             return Ok(Some(p));
         }
-        Ok(find_project(&conn, ProjectRef::Name(id_or_name))?)
+        Ok(self.accounts().project(ProjectRef::Name(id_or_name))?)
     }
 
     /// Creates a user with access to `projects` (ids or names; at least one). Errors:
@@ -517,25 +573,14 @@ impl Store {
         ids.sort();
         ids.dedup();
         let hash = hash_password(password)?;
-        let mut conn = self.writer.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if active_user(&tx, name, domain)?.is_some() {
+        let Some(user_id) = self
+            .accounts()
+            .insert_user(name, domain, &hash, &ids, now_ms)?
+        else {
             return Err(AuthError::Exists(format!(
                 "user {name:?} in domain {domain:?}"
             )));
-        }
-        tx.execute(
-            "INSERT INTO users (name, domain, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name, domain, hash, now_ms],
-        )?;
-        let user_id = tx.last_insert_rowid();
-        for id in &ids {
-            tx.execute(
-                "INSERT INTO user_projects (user_id, project_id) VALUES (?1, ?2)",
-                params![user_id, id],
-            )?;
-        }
-        tx.commit()?;
+        };
         Ok(UserRecord {
             user_id,
             name: name.to_owned(),
@@ -547,62 +592,22 @@ impl Store {
 
     /// Users that have not been removed, by domain and name.
     pub fn users(&self) -> AuthResult<Vec<UserRecord>> {
-        let conn = self.reader.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT user_id, name, domain, created_at FROM users WHERE removed_at IS NULL
-             ORDER BY domain, name",
-        )?;
-        let mut users = stmt
-            .query_map([], |r| {
-                Ok(UserRecord {
-                    user_id: r.get(0)?,
-                    name: r.get(1)?,
-                    domain: r.get(2)?,
-                    projects: Vec::new(),
-                    created_at: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(stmt);
-        for u in &mut users {
-            u.projects = user_projects(&conn, u.user_id)?;
-        }
-        Ok(users)
+        Ok(self.accounts().users()?)
     }
 
     /// Users that have not been removed.
     pub fn active_user_count(&self) -> AuthResult<u64> {
-        let n: i64 = self.reader.lock().query_row(
-            "SELECT COUNT(*) FROM users WHERE removed_at IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(n as u64)
+        Ok(self.accounts().active_user_count()?)
     }
 
     /// Removes a user: it can no longer log in, and its access keys and tokens are revoked,
     /// all in one transaction. Errors: `Missing`.
     pub fn remove_user(&self, name: &str, domain: &str, now_ms: i64) -> AuthResult<()> {
-        let mut conn = self.writer.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let Some((user_id, _, _)) = active_user(&tx, name, domain)? else {
+        if !self.accounts().remove_user(name, domain, now_ms)? {
             return Err(AuthError::Missing(format!(
                 "user {name:?} in domain {domain:?}"
             )));
-        };
-        tx.execute(
-            "UPDATE users SET removed_at = ?2 WHERE user_id = ?1",
-            params![user_id, now_ms],
-        )?;
-        tx.execute(
-            "UPDATE access_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-            params![user_id, now_ms],
-        )?;
-        tx.execute(
-            "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-            params![user_id, now_ms],
-        )?;
-        tx.commit()?;
+        }
         Ok(())
     }
 
@@ -614,64 +619,38 @@ impl Store {
         domain: &str,
         now_ms: i64,
     ) -> AuthResult<NewAccessKey> {
-        let conn = self.writer.lock();
-        let Some((user_id, _, _)) = active_user(&conn, user, domain)? else {
-            return Err(AuthError::Missing(format!(
-                "user {user:?} in domain {domain:?}"
-            )));
-        };
         loop {
             let access_key = random_string(ACCESS_KEY_LEN, UPPER_DIGITS);
             let secret_key = random_string(SECRET_KEY_LEN, ALNUM);
             let sealed = sealer.seal(&access_key, secret_key.as_bytes())?;
-            let n = conn.execute(
-                "INSERT OR IGNORE INTO access_keys (access_key, secret_sealed, user_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![access_key, sealed, user_id, now_ms],
-            )?;
-            if n == 1 {
-                return Ok(NewAccessKey {
-                    access_key,
-                    secret_key,
-                });
+            match self
+                .accounts()
+                .insert_access_key(&access_key, &sealed, user, domain, now_ms)?
+            {
+                KeyInsert::Inserted => {
+                    return Ok(NewAccessKey {
+                        access_key,
+                        secret_key,
+                    });
+                }
+                KeyInsert::Taken => continue,
+                KeyInsert::NoUser => {
+                    return Err(AuthError::Missing(format!(
+                        "user {user:?} in domain {domain:?}"
+                    )));
+                }
             }
         }
     }
 
     /// Access keys (revoked ones too), of one user or of all, oldest first.
     pub fn access_keys(&self, user: Option<(&str, &str)>) -> AuthResult<Vec<AccessKeyRecord>> {
-        let conn = self.reader.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT k.access_key, u.name, u.domain, k.created_at, k.revoked_at
-             FROM access_keys k JOIN users u ON u.user_id = k.user_id
-             WHERE (?1 IS NULL OR (u.name = ?1 AND u.domain = ?2 AND u.removed_at IS NULL))
-             ORDER BY k.created_at, k.access_key",
-        )?;
-        let (n, d) = match user {
-            Some((n, d)) => (Some(n), Some(d)),
-            None => (None, None),
-        };
-        let rows = stmt
-            .query_map(params![n, d], |r| {
-                Ok(AccessKeyRecord {
-                    access_key: r.get(0)?,
-                    user: r.get(1)?,
-                    domain: r.get(2)?,
-                    created_at: r.get(3)?,
-                    revoked_at: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        Ok(self.accounts().access_keys(user)?)
     }
 
     /// Revokes an access key at once. Errors: `Missing` (unknown or already revoked).
     pub fn revoke_access_key(&self, access_key: &str, now_ms: i64) -> AuthResult<()> {
-        let n = self.writer.lock().execute(
-            "UPDATE access_keys SET revoked_at = ?2 WHERE access_key = ?1 AND revoked_at IS NULL",
-            params![access_key, now_ms],
-        )?;
-        if n == 0 {
+        if !self.accounts().revoke_access_key(access_key, now_ms)? {
             return Err(AuthError::Missing(format!(
                 "active access key {access_key:?}"
             )));
@@ -686,30 +665,12 @@ impl Store {
         sealer: &Sealer,
         access_key: &str,
     ) -> AuthResult<Option<KeySecret>> {
-        let conn = self.reader.lock();
-        let row: Option<(Vec<u8>, i64, String, String)> = conn
-            .prepare_cached(
-                "SELECT k.secret_sealed, u.user_id, u.name, u.domain
-                 FROM access_keys k JOIN users u ON u.user_id = k.user_id
-                 WHERE k.access_key = ?1 AND k.revoked_at IS NULL AND u.removed_at IS NULL",
-            )?
-            .query_row([access_key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
-        let Some((sealed, user_id, user, domain)) = row else {
+        let Some(row) = self.accounts().sealed_key(access_key)? else {
             return Ok(None);
         };
-        let projects = user_projects(&conn, user_id)?;
-        drop(conn);
-        let secret = sealer.open(access_key, &sealed)?;
+        let secret = sealer.open(access_key, &row.sealed)?;
         Ok(Some(KeySecret {
-            identity: Identity {
-                user_id,
-                user,
-                domain,
-                projects,
-            },
+            identity: row.identity,
             secret,
         }))
     }
@@ -726,21 +687,18 @@ impl Store {
         now_ms: i64,
         ttl_ms: i64,
     ) -> AuthResult<Option<IssuedToken>> {
-        let found = {
-            let conn = self.reader.lock();
-            match active_user(&conn, user, domain)? {
-                Some((user_id, hash, _)) => {
-                    let projects = user_projects(&conn, user_id)?;
-                    let project = match (project, projects.first()) {
-                        (ProjectRef::FirstOfUser, Some(first)) => {
-                            find_project(&conn, ProjectRef::Id(first))?
-                        }
-                        (project, _) => find_project(&conn, project)?,
-                    };
-                    Some((user_id, hash, projects, project))
-                }
-                None => None,
+        let found = match self.accounts().active_user(user, domain)? {
+            Some((user_id, hash, projects)) => {
+                let project = match (project, projects.first()) {
+                    (ProjectRef::FirstOfUser, Some(first)) => {
+                        self.accounts().project(ProjectRef::Id(first))?
+                    }
+                    (ProjectRef::FirstOfUser, None) => None,
+                    (project, _) => self.accounts().project(project)?,
+                };
+                Some((user_id, hash, projects, project))
             }
+            None => None,
         };
         let Some((user_id, hash, projects, project)) = found else {
             let _ = password_matches(password, dummy_hash());
@@ -756,24 +714,14 @@ impl Store {
         rand::fill(&mut raw[..]);
         let token = hex::encode(raw);
         let expires_at = now_ms.saturating_add(ttl_ms.max(0));
-        {
-            let conn = self.writer.lock();
-            conn.execute(
-                "DELETE FROM tokens WHERE expires_at < ?1",
-                [now_ms.saturating_sub(TOKEN_PURGE_AFTER_MS)],
-            )?;
-            conn.execute(
-                "INSERT INTO tokens (token_sha256, user_id, project_id, issued_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    token_sha256(&token),
-                    user_id,
-                    project.project_id,
-                    now_ms,
-                    expires_at
-                ],
-            )?;
-        }
+        self.accounts().insert_token(
+            &token_sha256(&token),
+            user_id,
+            &project.project_id,
+            now_ms,
+            expires_at,
+            now_ms.saturating_sub(TOKEN_PURGE_AFTER_MS),
+        )?;
         Ok(Some(IssuedToken {
             token,
             issued_at: now_ms,
@@ -790,19 +738,7 @@ impl Store {
 
     /// The projects a user may use (active user; empty otherwise), by id.
     pub fn projects_of_user(&self, user_id: i64) -> AuthResult<Vec<ProjectRecord>> {
-        let conn = self.reader.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT p.project_id, p.name, p.created_at
-             FROM user_projects up
-             JOIN projects p ON p.project_id = up.project_id
-             JOIN users u ON u.user_id = up.user_id
-             WHERE up.user_id = ?1 AND u.removed_at IS NULL
-             ORDER BY p.project_id",
-        )?;
-        let rows = stmt
-            .query_map([user_id], project_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        Ok(self.accounts().projects_of_user(user_id)?)
     }
 
     /// Checks a token (`X-Auth-Token`) at `now_ms`.
@@ -810,265 +746,22 @@ impl Store {
         if !is_token_shaped(token) {
             return Ok(TokenCheck::Invalid);
         }
-        let conn = self.reader.lock();
-        let row: Option<(i64, String, String, String, i64)> = conn
-            .prepare_cached(
-                "SELECT u.user_id, u.name, u.domain, t.project_id, t.expires_at
-                 FROM tokens t JOIN users u ON u.user_id = t.user_id
-                 WHERE t.token_sha256 = ?1 AND t.revoked_at IS NULL AND u.removed_at IS NULL",
-            )?
-            .query_row([token_sha256(token)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?;
-        Ok(match row {
+        Ok(match self.accounts().token(&token_sha256(token))? {
             None => TokenCheck::Invalid,
-            Some((_, _, _, _, expires_at)) if now_ms >= expires_at => TokenCheck::Expired,
-            Some((user_id, user, domain, project, _)) => TokenCheck::Valid(Identity {
-                user_id,
-                user,
-                domain,
-                projects: vec![project],
-            }),
+            Some(t) if now_ms >= t.expires_at => TokenCheck::Expired,
+            Some(t) => TokenCheck::Valid(t.identity),
         })
     }
 
     /// Revokes a token. Returns whether it was active.
     pub fn revoke_token(&self, token: &str, now_ms: i64) -> AuthResult<bool> {
-        let n = self.writer.lock().execute(
-            "UPDATE tokens SET revoked_at = ?2 WHERE token_sha256 = ?1 AND revoked_at IS NULL",
-            params![token_sha256(token), now_ms],
-        )?;
-        Ok(n == 1)
+        Ok(self.accounts().revoke_token(&token_sha256(token), now_ms)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn store() -> (tempfile::TempDir, Store, Sealer) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let sealer = Sealer::load_or_create(&dir.path().join("auth.key")).unwrap();
-        (dir, store, sealer)
-    }
-
-    #[test]
-    fn users_keys_tokens_and_revocation() {
-        let (_d, s, sealer) = store();
-        let p = s.add_project(None, "default", 1).unwrap();
-        assert_eq!(p.project_id.len(), 32);
-        let q = s.add_project(Some("other-1"), "other", 1).unwrap();
-        assert!(matches!(
-            s.add_project(None, "default", 1),
-            Err(AuthError::Exists(_))
-        ));
-        let u = s
-            .add_user("alice", "alice", "correct horse", &["default".into()], 2)
-            .unwrap();
-        assert_eq!(u.projects, vec![p.project_id.clone()]);
-        assert!(matches!(
-            s.add_user("alice", "alice", "correct horse", &["default".into()], 2),
-            Err(AuthError::Exists(_))
-        ));
-        assert!(matches!(
-            s.add_user("bob", "bob", "short", &["default".into()], 2),
-            Err(AuthError::Invalid(_))
-        ));
-        assert_eq!(s.active_user_count().unwrap(), 1);
-
-        let k = s.create_access_key(&sealer, "alice", "alice", 3).unwrap();
-        assert_eq!(k.access_key.len(), ACCESS_KEY_LEN);
-        assert_eq!(k.secret_key.len(), SECRET_KEY_LEN);
-        assert!(!format!("{k:?}").contains(&k.secret_key));
-        let got = s
-            .access_key_secret(&sealer, &k.access_key)
-            .unwrap()
-            .unwrap();
-        assert_eq!(got.secret, k.secret_key.as_bytes());
-        assert_eq!(got.identity.projects, vec![p.project_id.clone()]);
-        // A different key file cannot open it.
-        let other = Sealer::from_key([7; 32]);
-        assert!(matches!(
-            s.access_key_secret(&other, &k.access_key),
-            Err(AuthError::Unseal)
-        ));
-        // The secret is not stored in clear.
-        let raw: Vec<u8> = s
-            .reader
-            .lock()
-            .query_row("SELECT secret_sealed FROM access_keys", [], |r| r.get(0))
-            .unwrap();
-        assert!(
-            !raw.windows(SECRET_KEY_LEN)
-                .any(|w| w == k.secret_key.as_bytes())
-        );
-
-        // Login: wrong password, wrong domain, project not allowed, all None.
-        let ttl = 1000;
-        assert!(
-            s.login(
-                "alice",
-                "alice",
-                "wrong pass",
-                ProjectRef::Name("default"),
-                10,
-                ttl
-            )
-            .unwrap()
-            .is_none()
-        );
-        assert!(
-            s.login(
-                "alice",
-                "bob",
-                "correct horse",
-                ProjectRef::Name("default"),
-                10,
-                ttl
-            )
-            .unwrap()
-            .is_none()
-        );
-        assert!(
-            s.login(
-                "alice",
-                "alice",
-                "correct horse",
-                ProjectRef::Id(&q.project_id),
-                10,
-                ttl
-            )
-            .unwrap()
-            .is_none()
-        );
-        assert!(
-            s.login(
-                "nobody",
-                "nobody",
-                "correct horse",
-                ProjectRef::Name("default"),
-                10,
-                ttl
-            )
-            .unwrap()
-            .is_none()
-        );
-        let t = s
-            .login(
-                "alice",
-                "alice",
-                "correct horse",
-                ProjectRef::Id(&p.project_id),
-                10,
-                ttl,
-            )
-            .unwrap()
-            .unwrap();
-        assert!(is_token_shaped(&t.token));
-        assert_eq!(t.expires_at, 1010);
-        let stored: String = s
-            .reader
-            .lock()
-            .query_row("SELECT token_sha256 FROM tokens", [], |r| r.get(0))
-            .unwrap();
-        assert_ne!(stored, t.token);
-        assert!(
-            matches!(s.check_token(&t.token, 1009).unwrap(), TokenCheck::Valid(ref i) if i.projects == vec![p.project_id.clone()])
-        );
-        assert_eq!(s.check_token(&t.token, 1010).unwrap(), TokenCheck::Expired);
-        assert_eq!(s.check_token("abc", 10).unwrap(), TokenCheck::Invalid);
-        assert_eq!(
-            s.check_token(&"0".repeat(64), 10).unwrap(),
-            TokenCheck::Invalid
-        );
-
-        // Revoking one key stops it; removing the user revokes the rest.
-        let k2 = s.create_access_key(&sealer, "alice", "alice", 4).unwrap();
-        s.revoke_access_key(&k.access_key, 5).unwrap();
-        assert!(
-            s.access_key_secret(&sealer, &k.access_key)
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            s.access_key_secret(&sealer, &k2.access_key)
-                .unwrap()
-                .is_some()
-        );
-        assert!(matches!(
-            s.revoke_access_key(&k.access_key, 5),
-            Err(AuthError::Missing(_))
-        ));
-        s.remove_user("alice", "alice", 6).unwrap();
-        assert!(
-            s.access_key_secret(&sealer, &k2.access_key)
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(s.check_token(&t.token, 20).unwrap(), TokenCheck::Invalid);
-        let keys = s.access_keys(None).unwrap();
-        assert_eq!(keys.len(), 2);
-        assert!(keys.iter().all(|k| k.revoked_at.is_some()));
-        assert_eq!(s.active_user_count().unwrap(), 0);
-        // The name can be used again.
-        s.add_user(
-            "alice",
-            "alice",
-            "another pass",
-            std::slice::from_ref(&q.project_id),
-            7,
-        )
-        .unwrap();
-    }
-
-    #[test]
-    fn first_project_login_and_projects_of_user() {
-        let (_d, s, _) = store();
-        let a = s.add_project(Some("b-proj"), "beta", 1).unwrap();
-        let b = s.add_project(Some("a-proj"), "alpha", 1).unwrap();
-        let c = s.add_project(Some("c-proj"), "gamma", 1).unwrap();
-        let u = s
-            .add_user(
-                "carol",
-                "carol",
-                "correct horse",
-                &["beta".into(), "alpha".into()],
-                2,
-            )
-            .unwrap();
-        // the user's projects with their names, by id; not the project she may not use
-        let mine = s.projects_of_user(u.user_id).unwrap();
-        assert_eq!(mine, vec![b.clone(), a.clone()]);
-        assert!(!mine.contains(&c));
-        // a login naming no project is scoped to the first of them (by id)
-        let t = s
-            .login(
-                "carol",
-                "carol",
-                "correct horse",
-                ProjectRef::FirstOfUser,
-                10,
-                1000,
-            )
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.project, b);
-        assert_eq!(t.identity.projects, vec!["a-proj".to_owned()]);
-        // ...and refused alike with a wrong password or an unknown user
-        for (user, pw) in [("carol", "wrong horse"), ("dave", "correct horse")] {
-            assert!(
-                s.login(user, user, pw, ProjectRef::FirstOfUser, 10, 1000)
-                    .unwrap()
-                    .is_none()
-            );
-        }
-        // a removed user has no projects
-        s.remove_user("carol", "carol", 20).unwrap();
-        assert!(s.projects_of_user(u.user_id).unwrap().is_empty());
-        assert!(s.projects_of_user(9999).unwrap().is_empty());
-    }
 
     #[test]
     fn key_file_is_private_and_stable() {

@@ -26,22 +26,6 @@ pub struct JobRecord {
     pub created_at: i64,
 }
 
-pub(crate) const JOB_COLUMNS: &str = "job_id, project_id, workspace_id, job_name, job_desc, version_count, latest_version_id, next_version_no, created_at";
-
-pub(crate) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
-    Ok(JobRecord {
-        job_id: r.get(0)?,
-        project_id: r.get(1)?,
-        workspace_id: r.get(2)?,
-        job_name: r.get(3)?,
-        job_desc: r.get(4)?,
-        version_count: r.get(5)?,
-        latest_version_id: r.get(6)?,
-        next_version_no: r.get(7)?,
-        created_at: r.get(8)?,
-    })
-}
-
 /// A version as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VersionRecord {
@@ -81,50 +65,6 @@ pub struct VersionRecord {
     pub run_handle: Option<String>,
     /// True for imported history.
     pub imported: bool,
-}
-
-pub(crate) const VERSION_COLUMNS: &str = "version_id, job_id, version_no, pre_version_id, version_desc, status, create_time, start_time, end_time, duration, exit_code, status_reason, engine_id, engine_type, engine_name, engine_version, spec_id, spec_code, core, cpu, gpu_num, gpu_type, worker_server_num, config, run_handle, imported";
-
-pub(crate) fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
-    let engine_id: Option<i64> = r.get(12)?;
-    let config: String = r.get(23)?;
-    Ok(VersionRecord {
-        version_id: r.get(0)?,
-        job_id: r.get(1)?,
-        version_no: r.get(2)?,
-        pre_version_id: r.get(3)?,
-        version_desc: r.get(4)?,
-        status: crate::status_col(r, 5)?,
-        create_time: r.get(6)?,
-        start_time: r.get(7)?,
-        end_time: r.get(8)?,
-        duration: r.get(9)?,
-        exit_code: r.get(10)?,
-        status_reason: r.get(11)?,
-        engine: match engine_id {
-            Some(engine_id) => Some(Engine {
-                engine_id,
-                engine_type: r.get(13)?,
-                engine_name: r.get(14)?,
-                engine_version: r.get(15)?,
-            }),
-            None => None,
-        },
-        spec: Spec {
-            spec_id: r.get(16)?,
-            spec_code: r.get(17)?,
-            core: r.get(18)?,
-            cpu: r.get(19)?,
-            gpu_num: r.get(20)?,
-            gpu_type: r.get(21)?,
-            max_num: 0,
-            no_resource: false,
-        },
-        worker_server_num: r.get(22)?,
-        config: serde_json::from_str(&config).unwrap_or_default(),
-        run_handle: r.get(24)?,
-        imported: r.get::<_, i64>(25)? != 0,
-    })
 }
 
 impl VersionRecord {

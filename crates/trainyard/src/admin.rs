@@ -1,5 +1,5 @@
-//! `trainyard users|keys|projects ...`: manage the accounts of a data directory directly in
-//! its store (no server needed; safe while one runs: SQLite serialises the writes).
+//! `trainyard users|keys|projects ...`: manage the accounts directly in the store (no server
+//! needed; safe while one runs: every store write is one transaction).
 //!
 //! Secrets are shown once: a new access key's secret when it is created, a generated password
 //! when the user is added. They are never listed afterwards.
@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets};
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use trainyard_server::config::ServerConfig;
 use trainyard_store::Store;
 use trainyard_store::auth::{AuthError, Sealer};
@@ -144,7 +144,7 @@ enum ProjectsCommand {
 
 struct Opened {
     store: Store,
-    dir: PathBuf,
+    config: ServerConfig,
 }
 
 fn open(args: &DataDirArgs) -> anyhow::Result<Opened> {
@@ -157,17 +157,18 @@ fn open(args: &DataDirArgs) -> anyhow::Result<Opened> {
     };
     // the same modes as `serve` (no lock: a running server may own the directory)
     trainyard_server::datadir::precreate_db(&cfg.db_path())?;
-    let store = Store::open(&cfg.db_path()).context("opening the store")?;
+    let store = Store::open(&cfg.store_location()).context("opening the store")?;
     trainyard_server::datadir::secure_db_files(&cfg.db_path())?;
-    Ok(Opened {
-        store,
-        dir: args.data_dir.clone(),
-    })
+    Ok(Opened { store, config: cfg })
 }
 
-fn sealer(dir: &Path) -> anyhow::Result<Sealer> {
-    Sealer::load_or_create(&dir.join(trainyard_server::auth::KEY_FILE))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", trainyard_server::auth::KEY_FILE))
+/// The sealing key of the store, checked against it (the same key as the server's).
+fn sealer(o: &Opened) -> anyhow::Result<Sealer> {
+    let sealer = trainyard_server::auth::load_sealer(&o.config)?;
+    o.store
+        .check_sealer(&sealer)
+        .map_err(|e| anyhow::anyhow!("the sealing key does not fit this store: {e}"))?;
+    Ok(sealer)
 }
 
 fn now_ms() -> i64 {
@@ -288,7 +289,7 @@ pub fn keys(args: KeysArgs) -> anyhow::Result<()> {
             let domain = domain.unwrap_or_else(|| user.clone());
             let k = o
                 .store
-                .create_access_key(&sealer(&o.dir)?, &user, &domain, now_ms())
+                .create_access_key(&sealer(&o)?, &user, &domain, now_ms())
                 .map_err(auth_err)?;
             if json {
                 println!(

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use trainyard_api::list::{JobListQuery, JobListResponse, SortKey};
-use trainyard_store::Store;
+use trainyard_store::{Location, Store};
 
 /// `trainyard bench ...`.
 #[derive(Debug, Args)]
@@ -573,8 +573,8 @@ async fn differential(
     count: usize,
     seed: u64,
 ) -> anyhow::Result<(usize, usize)> {
-    let db = db.to_owned();
-    let store = tokio::task::spawn_blocking(move || Store::open(&db)).await??;
+    let location = Location::Sqlite(db.to_owned());
+    let store = tokio::task::spawn_blocking(move || Store::open(&location)).await??;
     let store = std::sync::Arc::new(store);
     let names: Vec<String> = traces::generate(n.min(5000), seed)
         .filter_map(|v| v["job_name"].as_str().map(str::to_owned))

@@ -9,7 +9,7 @@
 //!   version.
 //! - `PUT` replaces `config_desc` when given and the whole field set when any field is given
 //!   (no merge); a `config_name` in a `PUT` body must equal the path's (no renaming).
-//! - Configs are not jobs: writes change nothing in the job list (`IndexOp::None`).
+//! - Configs are not jobs: writes change nothing in the job list.
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{Body, QueryPairs, project};
@@ -17,7 +17,7 @@ use crate::openapi::{
     ApiErrors, ConfigBody, ConfigDetailResponse, ConfigListResponse, ConfigNameResponse,
     TAG_CONFIGS,
 };
-use crate::state::{AppState, IndexOp, now_ms};
+use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value, json};
@@ -215,11 +215,9 @@ pub async fn create_config(
     let config = body_config(&s, &body)?.unwrap_or_default();
     let now = now_ms();
     let rec = s
-        .write(move |w| {
-            let rec = w
-                .create_config(&project, &name, &desc, &config, now)
-                .map_err(|e| store_error(e, &name))?;
-            Ok((rec, IndexOp::None))
+        .write(move |st| {
+            st.create_config(&project, &name, &desc, &config, now)
+                .map_err(|e| store_error(e, &name))
         })
         .await?;
     Ok(Json(
@@ -284,11 +282,9 @@ pub async fn update_config(
     }
     let now = now_ms();
     let rec = s
-        .write(move |w| {
-            let rec = w
-                .update_config(&project, &name, desc.as_deref(), config.as_ref(), now)
-                .map_err(|e| store_error(e, &name))?;
-            Ok((rec, IndexOp::None))
+        .write(move |st| {
+            st.update_config(&project, &name, desc.as_deref(), config.as_ref(), now)
+                .map_err(|e| store_error(e, &name))
         })
         .await?;
     Ok(Json(
@@ -306,10 +302,9 @@ pub async fn delete_config(
 ) -> HttpResult<Json<Value>> {
     let project = project(&p)?.as_str().to_owned();
     let name = parse_config_name(&n)?;
-    s.write(move |w| {
-        w.delete_config(&project, &name)
-            .map_err(|e| store_error(e, &name))?;
-        Ok(((), IndexOp::None))
+    s.write(move |st| {
+        st.delete_config(&project, &name)
+            .map_err(|e| store_error(e, &name))
     })
     .await?;
     Ok(Json(json!({"is_success": true})))

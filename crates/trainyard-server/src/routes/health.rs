@@ -87,7 +87,7 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
         ),
     }
     // The index is built before the server listens (`crate::build`); report its size.
-    let jobs = s.index.read().len();
+    let jobs = s.store.index().read().len();
     checks.insert("index".into(), format!("ok ({jobs} jobs)"));
     match tokio::time::timeout(READY_TIMEOUT, s.supervisor.check_executor()).await {
         Ok((kind, Ok(()))) => {

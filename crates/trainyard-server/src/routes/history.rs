@@ -4,7 +4,7 @@
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{Body, project};
 use crate::openapi::{ApiErrors, TAG_TRAINYARD};
-use crate::state::{AppState, IndexOp};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use std::collections::HashMap;
@@ -85,9 +85,9 @@ pub async fn import_history(
     let parse_ms = parsing.elapsed().as_millis() as u64;
     let max_jobs = s.config.max_jobs;
     let rows = s
-        .write(move |w| {
+        .write(move |st| {
             let committing = std::time::Instant::now();
-            let rows = w
+            let imported = st
                 .import(&project, &records, max_jobs)
                 .map_err(|e| match e {
                     StoreError::DuplicateName {
@@ -108,21 +108,20 @@ pub async fn import_history(
                     )),
                     other => other.into(),
                 })?;
-            let ids: Vec<i64> = rows.iter().map(|(_, r)| r.job_id).collect();
             tracing::info!(
-                records = ids.len(),
+                records = imported.count,
                 parse_ms,
                 commit_ms = committing.elapsed().as_millis() as u64,
                 "history committed"
             );
-            Ok((ids, IndexOp::Bulk { project, rows }))
+            Ok(imported)
         })
         .await?;
-    metrics::counter!(crate::metrics::IMPORT_RECORDS).increment(rows.len() as u64);
+    metrics::counter!(crate::metrics::IMPORT_RECORDS).increment(rows.count);
     Ok(Json(ImportResponse {
         is_success: true,
-        imported: rows.len() as u64,
-        first_job_id: rows.first().copied().unwrap_or(0),
-        last_job_id: rows.last().copied().unwrap_or(0),
+        imported: rows.count,
+        first_job_id: rows.first_job_id,
+        last_job_id: rows.last_job_id,
     }))
 }

@@ -264,7 +264,7 @@ fn random_queries_equal_the_sql_reference() {
     let (st, b) = rt.block_on(s.import(&rows));
     assert_eq!(st, 200, "{b}");
     let first = b["first_job_id"].as_i64().unwrap();
-    let store = Store::open(&s.dir.path().join("trainyard.db")).unwrap();
+    let store = Store::open(&trainyard_store::Location::data_dir(s.dir.path())).unwrap();
     let created = Created {
         jobs: Vec::new(),
         imported: (first..first + 5000).collect(),

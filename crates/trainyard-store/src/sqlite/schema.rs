@@ -1,4 +1,5 @@
 //! The SQLite schema and its migrations (`PRAGMA user_version` counts the ones applied).
+//! Never edit a migration that has shipped: add one.
 
 /// Migrations in order; each runs once, inside a transaction.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -117,5 +118,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT INTO project_job_counts (project_id, jobs)
         SELECT project_id, COUNT(*) FROM jobs GROUP BY project_id;
+    "#,
+    // 6: store-wide settings: the check value of the sealing key (`Store::check_sealer`)
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];

@@ -1,0 +1,6 @@
+//! The store's integration tests: the conformance suite (`conformance.rs`), run on every engine
+//! by `store_test_suite!` (`sqlite.rs`), plus engine-specific tests.
+
+#[macro_use]
+mod conformance;
+mod sqlite;
