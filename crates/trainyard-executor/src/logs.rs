@@ -520,12 +520,18 @@ pub fn read_chunk(
 /// Tails a log file by polling for growth (no inotify: it misses writes made on other hosts of
 /// a shared file system). Feed an SSE stream from [`LogFollower::next_chunk`], using each
 /// chunk's `end` as the event id so a reconnect resumes with `Last-Event-ID`.
+///
+/// A start offset past the end of the log (a client resuming with a stale or made-up
+/// `Last-Event-ID`) resumes at the end, as the log is on the first read (a missing log has
+/// length 0): it never resends the log from the start. Once following, a log shorter than the
+/// offset was truncated, and is read again from 0.
 #[derive(Clone, Debug)]
 pub struct LogFollower {
     path: PathBuf,
     offset: u64,
     max_bytes: usize,
     poll: Duration,
+    started: bool,
 }
 
 impl LogFollower {
@@ -536,6 +542,7 @@ impl LogFollower {
             offset: from_offset,
             max_bytes: 64 * 1024,
             poll: Duration::from_millis(300),
+            started: false,
         }
     }
 
@@ -554,13 +561,24 @@ impl LogFollower {
     /// without waiting.
     pub async fn try_next(&mut self, include_partial: bool) -> io::Result<Option<LogChunk>> {
         let (path, offset, max) = (self.path.clone(), self.offset, self.max_bytes);
-        let chunk =
-            tokio::task::spawn_blocking(move || read_chunk(&path, offset, max, include_partial))
-                .await
-                .map_err(io::Error::other)??;
-        if let Some(c) = &chunk {
-            self.offset = c.end;
-        }
+        let first = !self.started;
+        let (offset, chunk) = tokio::task::spawn_blocking(move || {
+            let offset = if first {
+                let len = match std::fs::metadata(&path) {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+                    Err(e) => return Err(e),
+                };
+                offset.min(len)
+            } else {
+                offset
+            };
+            Ok((offset, read_chunk(&path, offset, max, include_partial)?))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.started = true;
+        self.offset = chunk.as_ref().map_or(offset, |c| c.end);
         Ok(chunk)
     }
 
@@ -846,5 +864,29 @@ mod tests {
         std::fs::write(&path, "x\n").expect("truncate");
         let c = f.try_next(true).await.expect("ok").expect("restart");
         assert_eq!((c.start, c.text.as_str()), (0, "x\n"));
+    }
+
+    /// Issue 9 §3: a resume offset past the end starts at the end, not at 0.
+    #[tokio::test]
+    async fn a_resume_offset_past_the_end_starts_at_the_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.log");
+        std::fs::write(&path, "one\ntwo\n").expect("write");
+        let mut f = LogFollower::new(path.clone(), 1_000);
+        assert_eq!(f.try_next(true).await.expect("ok"), None, "nothing resent");
+        assert_eq!(f.offset(), 8);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        file.write_all(b"three\n").expect("append");
+        let c = f.try_next(false).await.expect("ok").expect("new line");
+        assert_eq!((c.start, c.end, c.text.as_str()), (8, 14, "three\n"));
+        // A log that does not exist yet has length 0: it is followed from its first byte.
+        let mut g = LogFollower::new(dir.path().join("later.log"), 500);
+        assert_eq!(g.try_next(true).await.expect("ok"), None);
+        std::fs::write(dir.path().join("later.log"), "a\n").expect("write");
+        let c = g.try_next(false).await.expect("ok").expect("line");
+        assert_eq!((c.start, c.text.as_str()), (0, "a\n"));
     }
 }

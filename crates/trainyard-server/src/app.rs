@@ -59,8 +59,8 @@ pub fn api(json_limit: usize) -> OpenApiRouter<AppState> {
             configs::update_config,
             configs::delete_config
         ))
-        .routes(routes!(auth::identity_version))
-        .routes(routes!(auth::issue_token))
+        .routes(routes!(auth::token::identity_version))
+        .routes(routes!(auth::token::issue_token))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -1,20 +1,21 @@
 //! Authentication and project isolation (`spec/auth.md`): the layer every `/v1/...` and
 //! `/trainyard/v1/...` request passes first (`errors.md` "Order of checks": authentication,
-//! then the project, then routing), the token endpoint `POST /v3/auth/tokens`, and the local
-//! default account that `trainyard serve` creates on an empty store.
+//! then the project, then routing), the token endpoint `POST /v3/auth/tokens` ([`token`]), and
+//! the local default account that `trainyard serve` creates on an empty store ([`local`]).
 //!
 //! - `X-Auth-Token` (wins when both are sent): none → 401 `ModelArts.0201`, expired → 401
 //!   `ModelArts.0202`, unknown / malformed / revoked → 401 `ModelArts.0203`.
 //! - `Authorization: SDK-HMAC-SHA256 ...`: every failure (malformed header, unknown or revoked
-//!   AK, skewed `X-Sdk-Date`, wrong signature, locked-out AK) → 401 `APIG.0301` with the same
-//!   message, so the answer never says which check failed. The body is buffered (within the
-//!   route's limit, else 413) to hash it, unless the client sent
-//!   `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`.
-//! - Brute force: after [`MAX_FAILURES`] wrong signatures for one known AK within
-//!   [`FAILURE_WINDOW_MS`], that AK is refused for [`LOCKOUT_MS`], whatever it signs. Only
-//!   signature mismatches count (the only failure that tests a guess of the secret), and only
-//!   for AKs that exist, so the table is bounded by the keys in the store (and by
-//!   [`MAX_TRACKED_KEYS`]).
+//!   AK, skewed `X-Sdk-Date`, wrong signature) → 401 `APIG.0301` with the same message, so the
+//!   answer never says which check failed. Everything that does not need the body (header
+//!   form, signed headers, date skew, the AK) is checked *before* the body is read; the body is
+//!   then read within the server-wide budget for unauthenticated bodies ([`body`]) and hashed,
+//!   unless the client sent `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`.
+//! - Brute force (issue 9 §2): failed signatures are counted per *client address*
+//!   ([`throttle::SIGNATURE_PER_ADDRESS`]); an address over the limit is answered 429
+//!   `ModelArts.2799` with `Retry-After` before any check, with growing delays. There is no
+//!   per-access-key lockout: a correct signature from another address is always accepted.
+//!   Token requests are throttled per address and per user ([`token`]).
 //! - Then the `{project_id}` path segment must be one of the credential's projects (a token:
 //!   its project; an AK: every project of its user), else 403 `ModelArts.0210`, for any
 //!   method and path under it, existing or not.
@@ -22,34 +23,36 @@
 //!
 //! With `insecure_no_auth` every request is let through (tests only).
 
-use crate::error::{HttpError, error_response};
+pub mod body;
+pub mod local;
+pub mod password;
+pub mod throttle;
+pub mod token;
+
+pub use local::{
+    AccountSetup, CREDENTIALS_FILE, DEFAULT_PROJECT, DEFAULT_USER, LocalDefault,
+    ensure_local_default, prepare_accounts, write_private,
+};
+pub use token::{Login, LoginError, LoginScope, identity_version, issue_token, login};
+
+use crate::config::ServerConfig;
+use crate::error::error_response;
 use crate::state::{AppState, now_ms};
-use axum::body::{Body as AxumBody, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
-use parking_lot::Mutex;
-use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use body::{BodyBudget, BodyError};
+use password::PasswordChecks;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use throttle::{ClientKey, Throttle, TrustedPairs, UserKey, UserKeys};
 use trainyard_api::error::{ApiError, ErrorCode};
-use trainyard_store::Store;
-use trainyard_store::auth::{Identity, IssuedToken, ProjectRef, Sealer, TokenCheck};
+use trainyard_store::auth::{Identity, Sealer, TokenCheck};
 
-/// Wrong signatures for one AK, within [`FAILURE_WINDOW_MS`], that lock it out.
-pub const MAX_FAILURES: usize = 5;
-/// The window in which [`MAX_FAILURES`] failures lock an AK (1 minute).
-pub const FAILURE_WINDOW_MS: i64 = 60_000;
-/// How long a locked-out AK is refused (5 minutes).
-pub const LOCKOUT_MS: i64 = 300_000;
-/// Most AKs whose failures are tracked at once.
-pub const MAX_TRACKED_KEYS: usize = 10_000;
 /// The key file (in the data directory) that seals access-key secrets.
 pub const KEY_FILE: &str = "auth.key";
-/// The credentials file `trainyard serve` writes for the local default account.
-pub const CREDENTIALS_FILE: &str = "credentials.json";
 
 const MSG_NO_CREDENTIALS: &str =
     "authentication required: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header";
@@ -57,12 +60,13 @@ const MSG_TOKEN_EXPIRED: &str = "the token has expired; get a new one from /v3/a
 const MSG_TOKEN_INVALID: &str = "the token is invalid";
 const MSG_SIGNATURE: &str = "the request signature could not be verified";
 const MSG_FORBIDDEN: &str = "the credentials do not give access to this project";
-const MSG_LOGIN: &str =
-    "the user name, domain or password is wrong, or the user may not use this project";
 
-/// True for paths that need credentials.
+/// True for paths that need credentials: `/v1`, `/trainyard/v1` and everything under them.
 pub fn requires_auth(path: &str) -> bool {
-    path.starts_with("/v1/") || path.starts_with("/trainyard/v1/")
+    ["/v1", "/trainyard/v1"].iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 /// How a request was authenticated.
@@ -83,16 +87,61 @@ pub struct Principal {
     pub method: AuthMethod,
 }
 
-#[derive(Default)]
-struct Failures {
-    recent: VecDeque<i64>,
-    locked_until: i64,
+/// The client's address, from the connection ([`crate::conn`] puts it in every request);
+/// `None` for requests that did not come through it (router tests). Never fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl ClientAddr {
+    /// The address of a request, from its extensions.
+    pub fn of(extensions: &axum::http::Extensions) -> ClientAddr {
+        ClientAddr(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        )
+    }
+
+    /// Its throttle key.
+    pub fn key(self) -> ClientKey {
+        ClientKey::of(self.0)
+    }
 }
 
-/// The server's authentication state: the secret sealer and the brute-force table.
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr::of(&parts.extensions))
+    }
+}
+
+/// Counts a refusal that no 401/403 code tells apart (`crate::metrics::AUTH_FAILURES`, by
+/// kind): `login` (a refused password login), `throttled_signature`, `throttled_login` (429
+/// from a throttle) and `busy` (429: no room for a password check or an unauthenticated body).
+/// 401/403 answers written by this module are counted by their code.
+pub fn count_failure(kind: &'static str) {
+    crate::metrics::auth_failure(kind);
+}
+
+/// The server's authentication state: the secret sealer, the throttles, the password-check
+/// threads and the budget for unauthenticated bodies.
 pub struct AuthState {
     sealer: Sealer,
-    failures: Mutex<HashMap<String, Failures>>,
+    /// Failed signatures per client address.
+    pub signature_failures: Throttle<ClientKey>,
+    /// Failed token requests per client address.
+    pub login_failures_by_address: Throttle<ClientKey>,
+    /// Failed token requests per user name and domain.
+    pub login_failures_by_user: Throttle<UserKey>,
+    /// Hashes user names for [`AuthState::login_failures_by_user`].
+    pub user_keys: UserKeys,
+    /// Addresses users logged in from recently (exempt from the per-user throttle).
+    pub trusted: TrustedPairs,
+    /// The password-check threads.
+    pub passwords: PasswordChecks,
+    /// The budget for bodies read before authentication.
+    pub bodies: BodyBudget,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -102,67 +151,44 @@ impl std::fmt::Debug for AuthState {
 }
 
 impl AuthState {
-    /// Loads (or creates, mode 0600) the key file [`KEY_FILE`] of `data_dir`.
-    pub fn open(data_dir: &Path) -> anyhow::Result<AuthState> {
-        let sealer = Sealer::load_or_create(&data_dir.join(KEY_FILE))
-            .map_err(|e| anyhow::anyhow!("{KEY_FILE} in the data directory: {e}"))?;
-        Ok(AuthState::new(sealer))
+    /// Loads (or creates, mode 0600) the sealing key the configuration names
+    /// ([`load_sealer`]) and builds the state with the configuration's limits.
+    pub fn open(config: &ServerConfig) -> anyhow::Result<AuthState> {
+        AuthState::new(load_sealer(config)?, config)
     }
 
-    /// The state for a sealer (see [`load_sealer`]).
-    pub fn new(sealer: Sealer) -> AuthState {
-        AuthState {
+    /// The state for a sealer (see [`load_sealer`]), with the configuration's limits: starts
+    /// the password-check threads.
+    pub fn new(sealer: Sealer, config: &ServerConfig) -> anyhow::Result<AuthState> {
+        let ttl_ms = i64::try_from(config.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        Ok(AuthState {
             sealer,
-            failures: Mutex::new(HashMap::new()),
-        }
+            signature_failures: Throttle::new(
+                throttle::SIGNATURE_PER_ADDRESS,
+                throttle::MAX_ENTRIES,
+            ),
+            login_failures_by_address: Throttle::new(
+                throttle::LOGIN_PER_ADDRESS,
+                throttle::MAX_ENTRIES,
+            ),
+            login_failures_by_user: Throttle::new(throttle::LOGIN_PER_USER, throttle::MAX_ENTRIES),
+            user_keys: UserKeys::default(),
+            trusted: TrustedPairs::new(ttl_ms, throttle::MAX_ENTRIES),
+            passwords: PasswordChecks::start(
+                config.password_check_threads,
+                config.password_check_queue,
+            )?,
+            bodies: BodyBudget::new(
+                config.unverified_body_bytes,
+                Duration::from_millis(config.unverified_body_wait_ms),
+                Duration::from_millis(config.body_read_timeout_ms),
+            ),
+        })
     }
 
     /// The sealer of access-key secrets.
     pub fn sealer(&self) -> &Sealer {
         &self.sealer
-    }
-
-    /// True while `ak` is locked out.
-    pub fn is_locked(&self, ak: &str, now: i64) -> bool {
-        self.failures
-            .lock()
-            .get(ak)
-            .is_some_and(|f| f.locked_until > now)
-    }
-
-    /// Records a wrong signature for a known `ak`; the [`MAX_FAILURES`]th within the window
-    /// locks it for [`LOCKOUT_MS`].
-    pub fn record_failure(&self, ak: &str, now: i64) {
-        let mut map = self.failures.lock();
-        if !map.contains_key(ak) && map.len() >= MAX_TRACKED_KEYS {
-            map.retain(|_, f| {
-                f.locked_until > now
-                    || f.recent
-                        .back()
-                        .is_some_and(|&t| now - t < FAILURE_WINDOW_MS)
-            });
-            if map.len() >= MAX_TRACKED_KEYS {
-                tracing::warn!("brute-force table full; a failure was not tracked");
-                return;
-            }
-        }
-        let f = map.entry(ak.to_owned()).or_default();
-        while f
-            .recent
-            .front()
-            .is_some_and(|&t| now - t >= FAILURE_WINDOW_MS)
-        {
-            f.recent.pop_front();
-        }
-        f.recent.push_back(now);
-        if f.recent.len() >= MAX_FAILURES {
-            f.recent.clear();
-            f.locked_until = now + LOCKOUT_MS;
-            tracing::warn!(
-                access_key = ak,
-                "access key locked out after repeated bad signatures"
-            );
-        }
     }
 }
 
@@ -183,6 +209,44 @@ fn fail(code: ErrorCode, msg: &str) -> Response {
 
 fn internal(cause: &dyn std::fmt::Display) -> Response {
     crate::error::HttpError::internal(cause).into_response()
+}
+
+/// 429 `ModelArts.2799` with `Retry-After` (whole seconds, at least 1) for a wait of `wait_ms`.
+pub fn too_many(wait_ms: i64, message: &str) -> Response {
+    let secs = (wait_ms.max(1) + 999) / 1000;
+    let mut resp = fail(
+        ErrorCode::TooManyRequests,
+        &format!("{message}; retry in {secs} s"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// The answer to a body that could not be read before authentication.
+fn body_error(e: BodyError) -> Response {
+    match e {
+        BodyError::TooLarge => fail(
+            ErrorCode::BodyTooLarge,
+            "the request body is over the size limit",
+        ),
+        BodyError::Busy => {
+            count_failure("busy");
+            too_many(
+                1000,
+                "the server is busy reading other unauthenticated request bodies",
+            )
+        }
+        BodyError::Timeout => fail(
+            ErrorCode::InvalidParameter,
+            "the request body did not arrive in time (body_read_timeout_ms)",
+        ),
+        BodyError::Read => fail(
+            ErrorCode::InvalidParameter,
+            "the request body could not be read",
+        ),
+    }
 }
 
 /// The percent-decoded `{project_id}` segment of a `/v1/{p}/...` or `/trainyard/v1/{p}/...`
@@ -248,8 +312,14 @@ async fn token_principal(state: &AppState, headers: &HeaderMap) -> Result<Princi
     }
 }
 
-fn signature_failure(reason: &dyn std::fmt::Display) -> Response {
-    tracing::info!(reason = %reason, "AK/SK signature refused");
+/// A refused signature: counted against the client's address, answered with the one message.
+fn signature_failure(
+    state: &AppState,
+    client: ClientKey,
+    reason: &dyn std::fmt::Display,
+) -> Response {
+    let blocked_ms = state.auth.signature_failures.failure(&client, now_ms());
+    tracing::info!(reason = %reason, ?client, blocked_ms, "AK/SK signature refused");
     fail(ErrorCode::SignatureInvalid, MSG_SIGNATURE)
 }
 
@@ -262,28 +332,70 @@ fn body_limit(state: &AppState, path: &str) -> usize {
     }
 }
 
-fn too_large() -> Response {
-    fail(
-        ErrorCode::BodyTooLarge,
-        "the request body is over the size limit",
-    )
+/// The request's headers as (name, value) pairs, with `host` from the URI when absent.
+fn header_pairs(parts: &Parts) -> Vec<(&str, &str)> {
+    let mut h: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+        .collect();
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(a) = parts.uri.authority()
+    {
+        h.push(("host", a.as_str()));
+    }
+    h
 }
 
 async fn signature_principal(
     state: &AppState,
     req: Request,
 ) -> Result<(Principal, Request), Response> {
+    let client = ClientAddr::of(req.extensions()).key();
+    let now = now_ms();
+    let wait = state.auth.signature_failures.wait_ms(&client, now);
+    if wait > 0 {
+        count_failure("throttled_signature");
+        return Err(too_many(
+            wait,
+            "too many failed signatures from this address",
+        ));
+    }
     let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
     let value = match (values.next(), values.next()) {
-        (Some(v), None) => v.to_str().map_err(|_| signature_failure(&"not ASCII"))?,
-        _ => return Err(signature_failure(&"repeated Authorization header")),
+        (Some(v), None) => v
+            .to_str()
+            .map_err(|_| signature_failure(state, client, &"not ASCII"))?,
+        _ => {
+            return Err(signature_failure(
+                state,
+                client,
+                &"repeated Authorization header",
+            ));
+        }
     };
-    let auth = trainyard_sign::parse_authorization(value).map_err(|e| signature_failure(&e))?;
-    let now = now_ms();
-    let ak = auth.access_key.clone();
-    if state.auth.is_locked(&ak, now) {
-        return Err(signature_failure(&"access key locked out"));
+    let auth = trainyard_sign::parse_authorization(value)
+        .map_err(|e| signature_failure(state, client, &e))?;
+    let (parts, body) = req.into_parts();
+    // Everything that does not need the body, before reading it.
+    {
+        let headers = header_pairs(&parts);
+        let request_parts = trainyard_sign::RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            body_sha256_hex: "",
+        };
+        trainyard_sign::check_before_body(
+            &request_parts,
+            &auth,
+            now,
+            trainyard_sign::DEFAULT_MAX_SKEW_MS,
+        )
+        .map_err(|e| signature_failure(state, client, &e))?;
     }
+    let ak = auth.access_key.clone();
     let store = state.store.clone();
     let auth_state = state.auth.clone();
     let lookup_ak = ak.clone();
@@ -293,69 +405,51 @@ async fn signature_principal(
     .await
     .map_err(|e| internal(&e))?
     .map_err(|e| internal(&e))?
-    .ok_or_else(|| signature_failure(&"unknown access key"))?;
+    .ok_or_else(|| signature_failure(state, client, &"unknown access key"))?;
 
-    let (parts, body) = req.into_parts();
-    let headers: Vec<(&str, &str)> = {
-        let mut h: Vec<(&str, &str)> = parts
-            .headers
-            .iter()
-            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-            .collect();
-        if !parts.headers.contains_key(header::HOST)
-            && let Some(a) = parts.uri.authority()
-        {
-            h.push(("host", a.as_str()));
-        }
-        h
-    };
-    let unsigned = trainyard_sign::is_unsigned_payload(&headers);
-    let (body, body_hash) = if unsigned {
-        (body, String::new())
+    let unsigned = trainyard_sign::is_unsigned_payload(&header_pairs(&parts));
+    let (body, buffered) = if unsigned {
+        (body, None)
     } else {
-        let limit = body_limit(state, parts.uri.path());
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large());
-        }
-        let bytes: Bytes = match Limited::new(body, limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-            Err(_) => {
-                return Err(fail(
-                    ErrorCode::InvalidParameter,
-                    "the request body could not be read",
-                ));
-            }
+        let limit = body_limit(state, parts.uri.path());
+        let read = state
+            .auth
+            .bodies
+            .read(body, declared, limit)
+            .await
+            .map_err(body_error)?;
+        (axum::body::Body::empty(), Some(read))
+    };
+    let verified = {
+        let headers = header_pairs(&parts);
+        let request_parts = trainyard_sign::RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            body_sha256_hex: buffered.as_ref().map_or("", |b| b.sha256_hex()),
         };
-        let hash = trainyard_sign::sha256_hex(&bytes);
-        (AxumBody::from(bytes), hash)
+        trainyard_sign::verify(
+            &request_parts,
+            &auth,
+            &key.secret,
+            now,
+            trainyard_sign::DEFAULT_MAX_SKEW_MS,
+        )
     };
-    let request_parts = trainyard_sign::RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        body_sha256_hex: &body_hash,
-    };
-    let verified = trainyard_sign::verify(
-        &request_parts,
-        &auth,
-        &key.secret,
-        now,
-        trainyard_sign::DEFAULT_MAX_SKEW_MS,
-    );
     if let Err(e) = verified {
-        if e == trainyard_sign::SignError::SignatureMismatch {
-            state.auth.record_failure(&ak, now);
-        }
-        return Err(signature_failure(&e));
+        drop(buffered);
+        return Err(signature_failure(state, client, &e));
     }
-    drop(headers);
+    let body = match buffered {
+        Some(b) => b.into_body(),
+        None => body,
+    };
     Ok((
         Principal {
             identity: key.identity,
@@ -363,357 +457,6 @@ async fn signature_principal(
         },
         Request::from_parts(parts, body),
     ))
-}
-
-// ---------------------------------------------------------------------------------------------
-// POST /v3/auth/tokens
-// ---------------------------------------------------------------------------------------------
-
-fn rfc3339(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    ))
-    .unwrap_or_default()
-}
-
-/// The `Host` the client used, when it is a plausible authority; else the listen address.
-fn public_authority(state: &AppState, headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
-                })
-        })
-        .map_or_else(|| state.config.listen.to_string(), str::to_owned)
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter()
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-fn required<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, ApiError> {
-    str_at(v, path)
-        .ok_or_else(|| ApiError::invalid(format!("{} must be a non-empty string", path.join("."))))
-}
-
-/// Which project a password login is scoped to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LoginScope {
-    /// `scope.project.id`.
-    Id(String),
-    /// `scope.project.name`.
-    Name(String),
-    /// None named: the user's first project (the web console's sign-in).
-    FirstOfUser,
-}
-
-/// A password login (Keystone's password method), from `POST /v3/auth/tokens` or the web
-/// console's sign-in form. Its `Debug` never shows the password.
-pub struct Login {
-    /// User name.
-    pub user: String,
-    /// Domain (defaults to the user name).
-    pub domain: String,
-    /// Password.
-    pub password: String,
-    /// The project the token is scoped to.
-    pub scope: LoginScope,
-}
-
-impl std::fmt::Debug for Login {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Login")
-            .field("user", &self.user)
-            .field("domain", &self.domain)
-            .field("password", &"<redacted>")
-            .field("scope", &self.scope)
-            .finish()
-    }
-}
-
-fn parse_login(body: &[u8]) -> Result<Login, ApiError> {
-    let v: Value = match serde_json::from_slice(body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidJsonBody,
-                "the body must be a JSON object (Keystone password authentication)",
-            ));
-        }
-    };
-    let methods = v
-        .pointer("/auth/identity/methods")
-        .and_then(Value::as_array);
-    if !methods.is_some_and(|m| m.iter().any(|x| x == "password")) {
-        return Err(ApiError::invalid(
-            "auth.identity.methods must include \"password\"",
-        ));
-    }
-    let user = ["auth", "identity", "password", "user"];
-    let name = required(&v, &[&user[..], &["name"]].concat())?.to_owned();
-    let password = required(&v, &[&user[..], &["password"]].concat())?.to_owned();
-    let domain = str_at(&v, &[&user[..], &["domain", "name"]].concat())
-        .or_else(|| str_at(&v, &[&user[..], &["domain", "id"]].concat()))
-        .unwrap_or(&name)
-        .to_owned();
-    let project_id = str_at(&v, &["auth", "scope", "project", "id"]).map(str::to_owned);
-    let project_name = str_at(&v, &["auth", "scope", "project", "name"]).map(str::to_owned);
-    let scope = match (project_id, project_name) {
-        (Some(id), _) => LoginScope::Id(id),
-        (None, Some(name)) => LoginScope::Name(name),
-        (None, None) => {
-            return Err(ApiError::invalid(
-                "auth.scope.project.id or auth.scope.project.name is required",
-            ));
-        }
-    };
-    Ok(Login {
-        user: name,
-        domain,
-        password,
-        scope,
-    })
-}
-
-/// Checks a password login and issues a token (the one login path: `POST /v3/auth/tokens` and
-/// the web console's sign-in both call it). Wrong user, domain or password, or a project the
-/// user may not use → 401 `IAM.0004`, the same for all.
-pub async fn login(state: &AppState, login: Login) -> Result<IssuedToken, HttpError> {
-    let store = state.store.clone();
-    let ttl_ms =
-        i64::try_from(state.config.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let issued = tokio::task::spawn_blocking(move || {
-        let project = match &login.scope {
-            LoginScope::Id(id) => ProjectRef::Id(id),
-            LoginScope::Name(name) => ProjectRef::Name(name),
-            LoginScope::FirstOfUser => ProjectRef::FirstOfUser,
-        };
-        store.login(
-            &login.user,
-            &login.domain,
-            &login.password,
-            project,
-            now_ms(),
-            ttl_ms,
-        )
-    })
-    .await?;
-    match issued {
-        Ok(Some(t)) => Ok(t),
-        Ok(None) => Err(HttpError(ApiError::new(
-            ErrorCode::IamAuthFailed,
-            MSG_LOGIN,
-        ))),
-        Err(e) => Err(HttpError::internal(&e)),
-    }
-}
-
-/// `POST /v3/auth/tokens`: a Keystone password login scoped to one project → 201, the token
-/// in `X-Subject-Token`, and the Keystone token body with a catalog pointing at this server.
-/// Wrong user, domain or password, or a project the user may not use → 401 `IAM.0004`.
-#[utoipa::path(post, path = "/v3/auth/tokens", tag = crate::openapi::TAG_IDENTITY, security(()),
-    request_body = crate::openapi::TokenRequest,
-    responses((status = 201, description = "the token is in X-Subject-Token", body = crate::openapi::TokenResponse,
-        headers(("X-Subject-Token" = String, description = "the token, for X-Auth-Token"))),
-        crate::openapi::PublicErrors))]
-pub async fn issue_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    crate::extract::Body(body): crate::extract::Body,
-) -> Response {
-    let request = match parse_login(&body) {
-        Ok(l) => l,
-        Err(e) => return error_response(&e),
-    };
-    let issued = match login(&state, request).await {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
-    let pid = &issued.project.project_id;
-    let url = format!("http://{}/v1/{pid}", public_authority(&state, &headers));
-    let service = |kind: &str| {
-        json!({
-            "type": kind,
-            "name": kind,
-            "id": kind,
-            "endpoints": [{
-                "id": format!("{kind}-{pid}"),
-                "interface": "public",
-                "region": "local",
-                "region_id": "local",
-                "url": url,
-            }],
-        })
-    };
-    let domain = &issued.identity.domain;
-    let body = json!({
-        "token": {
-            "expires_at": rfc3339(issued.expires_at),
-            "issued_at": rfc3339(issued.issued_at),
-            "methods": ["password"],
-            "project": {
-                "id": pid,
-                "name": issued.project.name,
-                "domain": {"id": domain, "name": domain},
-            },
-            "user": {
-                "id": issued.identity.user_id.to_string(),
-                "name": issued.identity.user,
-                "domain": {"id": domain, "name": domain},
-            },
-            "roles": [{"id": "member", "name": "member"}],
-            "catalog": [service("modelartsv1"), service("modelarts")],
-        }
-    });
-    let mut resp = (
-        StatusCode::CREATED,
-        serde_json::to_vec(&body).unwrap_or_default(),
-    )
-        .into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    match HeaderValue::from_str(&issued.token) {
-        Ok(mut v) => {
-            v.set_sensitive(true);
-            h.insert("x-subject-token", v);
-        }
-        Err(e) => return internal(&e),
-    }
-    resp
-}
-
-/// `GET /v3`: the Keystone version document, so OpenStack clients (keystoneauth) discover the
-/// identity API at the `auth_url` they were given instead of guessing from the URL.
-#[utoipa::path(get, path = "/v3", tag = crate::openapi::TAG_IDENTITY, security(()),
-    responses((status = 200, description = "the Keystone version document", body = crate::openapi::IdentityVersion)))]
-pub async fn identity_version(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = format!("http://{}/v3/", public_authority(&state, &headers));
-    let body = json!({"version": {
-        "id": "v3.14",
-        "status": "stable",
-        "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": base}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
-    }});
-    let mut resp = (
-        StatusCode::OK,
-        serde_json::to_vec(&body).unwrap_or_default(),
-    )
-        .into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-// ---------------------------------------------------------------------------------------------
-// Local default account
-// ---------------------------------------------------------------------------------------------
-
-/// What [`ensure_local_default`] created.
-#[derive(Clone, Debug)]
-pub struct LocalDefault {
-    /// Where the credentials were written (mode 0600).
-    pub credentials_file: PathBuf,
-    /// The project id.
-    pub project_id: String,
-    /// The user name (its domain is the same).
-    pub username: String,
-    /// The access key (the secret is only in the file).
-    pub access_key: String,
-}
-
-/// Name of the project, user and domain of the local default account.
-pub const DEFAULT_PROJECT: &str = "default";
-/// User (and domain) of the local default account.
-pub const DEFAULT_USER: &str = "admin";
-
-/// Writes `contents` to `path` with mode 0600 (through a temporary file and a rename).
-pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("json.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-}
-
-/// On a store without users: creates the project [`DEFAULT_PROJECT`] (random 32-hex id), the
-/// user [`DEFAULT_USER`] with a random password, and an access key, and writes them with
-/// `endpoint` to `<data dir>/credentials.json` (mode 0600), the file the SDK reads. `None`
-/// when the store already has users (nothing is touched).
-pub async fn ensure_local_default(
-    state: &AppState,
-    endpoint: &str,
-) -> anyhow::Result<Option<LocalDefault>> {
-    let store = state.store.clone();
-    let auth = state.auth.clone();
-    let file = state.config.data_dir.join(CREDENTIALS_FILE);
-    let endpoint = endpoint.to_owned();
-    tokio::task::spawn_blocking(move || create_local_default(&store, &auth, &file, &endpoint))
-        .await?
-}
-
-fn create_local_default(
-    store: &Store,
-    auth: &AuthState,
-    file: &Path,
-    endpoint: &str,
-) -> anyhow::Result<Option<LocalDefault>> {
-    if store.active_user_count()? > 0 {
-        return Ok(None);
-    }
-    let now = now_ms();
-    let project = match store.find_project(DEFAULT_PROJECT)? {
-        Some(p) => p,
-        None => store.add_project(None, DEFAULT_PROJECT, now)?,
-    };
-    let password = trainyard_store::auth::new_password();
-    store.add_user(
-        DEFAULT_USER,
-        DEFAULT_USER,
-        &password,
-        std::slice::from_ref(&project.project_id),
-        now,
-    )?;
-    let key = store.create_access_key(auth.sealer(), DEFAULT_USER, DEFAULT_USER, now)?;
-    let creds = json!({
-        "endpoint": endpoint,
-        "project_id": project.project_id,
-        "access_key": key.access_key,
-        "secret_key": key.secret_key,
-        "username": DEFAULT_USER,
-        "password": password,
-        "domain": DEFAULT_USER,
-    });
-    let mut text = serde_json::to_vec_pretty(&creds)?;
-    text.push(b'\n');
-    write_private(file, &text)?;
-    Ok(Some(LocalDefault {
-        credentials_file: file.to_path_buf(),
-        project_id: project.project_id,
-        username: DEFAULT_USER.to_owned(),
-        access_key: key.access_key,
-    }))
 }
 
 #[cfg(test)]
@@ -738,49 +481,41 @@ mod tests {
     }
 
     #[test]
-    fn lockout_after_five_failures_in_a_minute() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = AuthState::open(dir.path()).unwrap();
-        // Four failures, then one more after the window: no lock.
-        for i in 0..4 {
-            a.record_failure("AK1", 1_000 + i);
+    fn paths_that_need_credentials() {
+        for p in [
+            "/v1",
+            "/v1/",
+            "/v1/x",
+            "/trainyard/v1",
+            "/trainyard/v1/p/job-history",
+        ] {
+            assert!(requires_auth(p), "{p}");
         }
-        a.record_failure("AK1", 1_000 + FAILURE_WINDOW_MS + 10);
-        assert!(!a.is_locked("AK1", 1_000 + FAILURE_WINDOW_MS + 11));
-        // Five within a minute: locked for 5 minutes, other keys unaffected.
-        let t = 500_000;
-        for i in 0..5 {
-            a.record_failure("AK2", t + i * 1000);
+        for p in [
+            "/",
+            "/v10",
+            "/v1x/y",
+            "/v3/auth/tokens",
+            "/trainyard",
+            "/healthz",
+        ] {
+            assert!(!requires_auth(p), "{p}");
         }
-        let locked_at = t + 4000;
-        assert!(a.is_locked("AK2", locked_at));
-        assert!(a.is_locked("AK2", locked_at + LOCKOUT_MS - 1));
-        assert!(!a.is_locked("AK2", locked_at + LOCKOUT_MS));
-        assert!(!a.is_locked("AK1", locked_at));
     }
 
     #[test]
-    fn rfc3339_format() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339(1_704_067_200_123), "2024-01-01T00:00:00.123000Z");
-    }
-
-    #[test]
-    fn login_body_fields() {
-        let ok = br#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"u","password":"p","domain":{"name":"d"}}}},"scope":{"project":{"name":"default"}}}}"#;
-        let l = parse_login(ok).unwrap();
-        assert_eq!(
-            (l.user.as_str(), l.domain.as_str(), l.password.as_str()),
-            ("u", "d", "p")
-        );
-        assert_eq!(l.scope, LoginScope::Name("default".into()));
-        let no_scope = br#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"u","password":"p"}}}}}"#;
-        let e = parse_login(no_scope).unwrap_err();
-        assert!(e.message.contains("auth.scope.project"));
-        let e = parse_login(b"[1]").unwrap_err();
-        assert_eq!(e.code, ErrorCode::InvalidJsonBody);
-        let no_pw = br#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"u"}}},"scope":{"project":{"id":"x"}}}}"#;
-        let e = parse_login(no_pw).unwrap_err();
-        assert!(e.message.contains("auth.identity.password.user.password"));
+    fn retry_after_is_whole_seconds_rounded_up() {
+        for (ms, secs) in [
+            (0, "1"),
+            (1, "1"),
+            (999, "1"),
+            (1_000, "1"),
+            (1_001, "2"),
+            (60_000, "60"),
+        ] {
+            let r = too_many(ms, "x");
+            assert_eq!(r.status().as_u16(), 429);
+            assert_eq!(r.headers()[header::RETRY_AFTER], secs, "{ms} ms");
+        }
     }
 }

@@ -98,6 +98,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Token lifetime in seconds (default 24 h).
     pub token_ttl_secs: u64,
+    /// On an empty store, create the local default account even when `listen` is not a
+    /// loopback address (default false: on a non-loopback address an administrator creates the
+    /// first account with `trainyard projects|users|keys`).
+    pub create_default_account: bool,
     /// Connections served at once (default 1024). Above, a new connection gets one 429
     /// `ModelArts.2799` answer and is closed.
     pub max_connections: usize,
@@ -115,6 +119,22 @@ pub struct ServerConfig {
     /// random key when missing) [default: `<data_dir>/auth.key`]. Servers sharing one database
     /// must use the same key.
     pub auth_key_file: Option<PathBuf>,
+    /// Bytes of request bodies that may be held, server-wide, before their AK/SK signature is
+    /// verified (default 72 MiB: one history import of 64 MiB and some JSON bodies).
+    pub unverified_body_bytes: usize,
+    /// Milliseconds a signed request waits for room in `unverified_body_bytes` before it is
+    /// answered 429 `ModelArts.2799` (default 10 000).
+    pub unverified_body_wait_ms: u64,
+    /// Milliseconds allowed to receive a body that is not yet authenticated (a signed
+    /// request's body, a token request's body) (default 60 000); then 400 and the body is
+    /// dropped.
+    pub body_read_timeout_ms: u64,
+    /// Password checks (argon2) that may run at once (default: half the CPUs, at least 1);
+    /// they run on their own low-priority threads.
+    pub password_check_threads: usize,
+    /// Token requests that may wait for a password check (default 64); beyond, 429
+    /// `ModelArts.2799` at once.
+    pub password_check_queue: usize,
     /// Resource specs (`/job/resource-specs`).
     pub specs: Vec<Spec>,
     /// Engines (`/job/ai-engines`).
@@ -167,6 +187,12 @@ impl Default for ServerConfig {
             metrics: MetricsAccess::Public,
             metrics_listen: None,
             auth_key_file: None,
+            create_default_account: false,
+            unverified_body_bytes: 72 * 1024 * 1024,
+            unverified_body_wait_ms: 10_000,
+            body_read_timeout_ms: 60_000,
+            password_check_threads: (cpus / 2).max(1) as usize,
+            password_check_queue: 64,
             specs: vec![
                 spec(1, "local.cpu.1u", "1", "2", 4),
                 spec(2, "local.cpu.2u", "2", "4", 2),
@@ -208,6 +234,12 @@ impl ServerConfig {
             "metrics",
             "metrics_listen",
             "auth_key_file",
+            "create_default_account",
+            "unverified_body_bytes",
+            "unverified_body_wait_ms",
+            "body_read_timeout_ms",
+            "password_check_threads",
+            "password_check_queue",
         ]));
         fig = fig.merge(
             Env::prefixed("TRAINYARD_")
@@ -246,10 +278,23 @@ impl ServerConfig {
         for (name, v) in [
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("idle_timeout_ms", self.idle_timeout_ms),
+            ("unverified_body_wait_ms", self.unverified_body_wait_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
         ] {
             if v == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
+        }
+        if self.unverified_body_bytes < self.max_body_bytes
+            || u32::try_from(self.unverified_body_bytes).is_err()
+        {
+            return Err(format!(
+                "unverified_body_bytes must be at least max_body_bytes ({}) and below 4 GiB, got {}",
+                self.max_body_bytes, self.unverified_body_bytes
+            ));
+        }
+        if !(1..=256).contains(&self.password_check_threads) {
+            return Err("password_check_threads must be 1-256".into());
         }
         Ok(())
     }

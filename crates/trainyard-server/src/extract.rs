@@ -29,6 +29,32 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     }
 }
 
+/// The path parameters, like axum's `Path`, but failing with the envelope: a segment that is
+/// not UTF-8 after percent-decoding (`/training-jobs/%FF/...`) is 400 `ModelArts.0101` naming
+/// the parameter, never axum's `text/plain` answer.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => match e.into_kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => Err(HttpError(ApiError::invalid(
+                    format!("{key} must be UTF-8 text after percent-decoding"),
+                ))),
+                other => Err(HttpError(ApiError::invalid(format!(
+                    "the path parameters are invalid: {other}"
+                )))),
+            },
+            Err(e) => Err(HttpError::internal(&e)),
+        }
+    }
+}
+
 /// The decoded query pairs, in order, repeats kept. Invalid UTF-8 is 400 `ModelArts.0101`.
 pub struct QueryPairs(pub Vec<(String, String)>);
 
@@ -80,12 +106,17 @@ pub fn project(raw: &str) -> Result<ProjectId, HttpError> {
     Ok(ProjectId::parse(raw)?)
 }
 
-/// Parses an id path segment (`job_id`, `version_id`): a positive 64-bit integer.
+/// Parses an id path segment (`job_id`, `version_id`): a positive 64-bit integer. Anything
+/// else (not a decimal integer, 0, negative, beyond 2^63-1) is 400 `ModelArts.0101` naming it
+/// (`errors.md`: a path parameter that is malformed or out of range); an id that is well
+/// formed but does not exist is the handler's 404 `ModelArts.2775`.
 pub fn id(name: &str, raw: &str) -> Result<i64, HttpError> {
-    let v = parse_int(name, raw)
-        .map_err(|_| ApiError::invalid(format!("{name} must be a positive integer")))?;
-    if v < 1 {
-        return Err(ApiError::not_found("the job or version does not exist").into());
+    match parse_int(name, raw) {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => Err(ApiError::invalid(format!(
+            "{name} must be a positive integer, got {:?}",
+            trainyard_api::params::clip(raw)
+        ))
+        .into()),
     }
-    Ok(v)
 }

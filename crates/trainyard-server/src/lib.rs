@@ -58,16 +58,17 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
     datadir::secure_db_files(&db)?;
     let store = Arc::new(store);
     let st = store.clone();
-    let auth = tokio::task::spawn_blocking(move || -> anyhow::Result<auth::AuthState> {
-        st.check_sealer(&sealer).map_err(|e| {
-            anyhow::anyhow!(
-                "the access-key sealing key (auth_key_file) does not fit this database: {e}"
-            )
-        })?;
-        Ok(auth::AuthState::new(sealer))
-    })
-    .await??;
-    let auth = Arc::new(auth);
+    let sealer =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<trainyard_store::auth::Sealer> {
+            st.check_sealer(&sealer).map_err(|e| {
+                anyhow::anyhow!(
+                    "the access-key sealing key (auth_key_file) does not fit this database: {e}"
+                )
+            })?;
+            Ok(sealer)
+        })
+        .await??;
+    let auth = Arc::new(auth::AuthState::new(sealer, &config)?);
     let started = std::time::Instant::now();
     let st = store.clone();
     tokio::task::spawn_blocking(move || st.load_index())

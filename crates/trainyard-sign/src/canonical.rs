@@ -69,6 +69,24 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// The body hash computed piece by piece, for a body that arrives in chunks:
+/// `BodyHasher::default()`, [`BodyHasher::update`] per chunk, then [`BodyHasher::finish_hex`]
+/// (equal to [`sha256_hex`] of the whole body).
+#[derive(Clone, Debug, Default)]
+pub struct BodyHasher(Sha256);
+
+impl BodyHasher {
+    /// Adds the next bytes of the body.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.0.update(chunk);
+    }
+
+    /// Lowercase hex SHA-256 of everything added (64 characters).
+    pub fn finish_hex(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
 /// Whether the request opted out of body hashing: it has exactly one `X-Sdk-Content-Sha256`
 /// header (name in any case) whose trimmed value is exactly `UNSIGNED-PAYLOAD`
 /// (auth.md "AK/SK signing", "Body hash"). Any other value of that header is ignored (the body

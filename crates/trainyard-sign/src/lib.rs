@@ -56,13 +56,13 @@ mod verify;
 
 pub use authorization::{Authorization, parse_authorization};
 pub use canonical::{
-    RequestParts, canonical_query, canonical_request, canonical_uri, is_unsigned_payload,
-    sha256_hex, signature_hex, string_to_sign,
+    BodyHasher, RequestParts, canonical_query, canonical_request, canonical_uri,
+    is_unsigned_payload, sha256_hex, signature_hex, string_to_sign,
 };
 pub use date::{parse_sdk_date, sdk_date};
 pub use error::SignError;
 pub use signer::Signer;
-pub use verify::verify;
+pub use verify::{check_before_body, verify};
 
 /// The algorithm name that starts the `Authorization` header and the string to sign.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";

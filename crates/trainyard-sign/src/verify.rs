@@ -29,6 +29,27 @@ pub fn verify(
     now_epoch_ms: i64,
     max_skew_ms: i64,
 ) -> Result<(), SignError> {
+    let date = check_before_body(parts, auth, now_epoch_ms, max_skew_ms)?;
+    let expected = decode_signature(&auth.signature)?;
+    let canonical = canonical_request(parts, &auth.signed_headers)?;
+    hmac_for(secret_key, &string_to_sign(date, &canonical))?
+        .verify_slice(&expected)
+        .map_err(|_| SignError::SignatureMismatch)
+}
+
+/// Every check of [`verify`] that does not need the body or the secret key, so that a server
+/// can refuse a request before reading (and holding) its body: `host` and `x-sdk-date` are
+/// signed, `X-Sdk-Date` is present once, valid and within the skew, the signature is 64 hex
+/// digits, and the canonical request can be built from the method, path, query and signed
+/// headers (`parts.body_sha256_hex` is not looked at). Returns the trimmed `X-Sdk-Date`.
+/// Errors: as [`verify`], except [`SignError::SignatureMismatch`] and
+/// [`SignError::InvalidBodyHash`].
+pub fn check_before_body<'a>(
+    parts: &RequestParts<'a>,
+    auth: &Authorization,
+    now_epoch_ms: i64,
+    max_skew_ms: i64,
+) -> Result<&'a str, SignError> {
     for required in ["host", "x-sdk-date"] {
         if !auth
             .signed_headers
@@ -43,9 +64,75 @@ pub fn verify(
     if now_epoch_ms.abs_diff(signed_at) > max_skew_ms.max(0).unsigned_abs() {
         return Err(SignError::DateSkew);
     }
-    let expected = decode_signature(&auth.signature)?;
-    let canonical = canonical_request(parts, &auth.signed_headers)?;
-    hmac_for(secret_key, &string_to_sign(date, &canonical))?
-        .verify_slice(&expected)
-        .map_err(|_| SignError::SignatureMismatch)
+    decode_signature(&auth.signature)?;
+    let placeholder = RequestParts {
+        body_sha256_hex: crate::EMPTY_BODY_SHA256,
+        ..*parts
+    };
+    canonical_request(&placeholder, &auth.signed_headers)?;
+    Ok(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EMPTY_BODY_SHA256, parse_authorization};
+
+    fn auth(signed: &str) -> Authorization {
+        parse_authorization(&format!(
+            "SDK-HMAC-SHA256 Access=AK, SignedHeaders={signed}, Signature={}",
+            "a".repeat(64)
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn checks_before_the_body() {
+        let now = parse_sdk_date("20240101T000000Z").unwrap();
+        let headers = [("host", "h:1"), ("x-sdk-date", "20240101T000000Z")];
+        let parts = RequestParts {
+            method: "POST",
+            path: "/v1/p/x",
+            query: "",
+            headers: &headers,
+            body_sha256_hex: "not a hash: the body is not read yet",
+        };
+        let a = auth("host;x-sdk-date");
+        assert_eq!(
+            check_before_body(&parts, &a, now, 900_000),
+            Ok("20240101T000000Z")
+        );
+        assert_eq!(
+            check_before_body(&parts, &a, now + 900_001, 900_000),
+            Err(SignError::DateSkew)
+        );
+        assert_eq!(
+            check_before_body(&parts, &auth("host"), now, 900_000),
+            Err(SignError::RequiredHeaderNotSigned("x-sdk-date"))
+        );
+        assert_eq!(
+            check_before_body(&parts, &auth("content-type;host;x-sdk-date"), now, 900_000),
+            Err(SignError::MissingHeader("content-type".into()))
+        );
+        // The full verification still checks the body hash.
+        let parts = RequestParts {
+            body_sha256_hex: EMPTY_BODY_SHA256,
+            ..parts
+        };
+        assert_eq!(
+            verify(&parts, &a, b"sk", now, 900_000),
+            Err(SignError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn body_hasher_equals_the_one_shot_hash() {
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut h = crate::BodyHasher::default();
+        for chunk in body.chunks(7_919) {
+            h.update(chunk);
+        }
+        assert_eq!(h.finish_hex(), crate::sha256_hex(&body));
+        assert_eq!(crate::BodyHasher::default().finish_hex(), EMPTY_BODY_SHA256);
+    }
 }

@@ -282,6 +282,48 @@ impl fmt::Debug for IssuedToken {
     }
 }
 
+/// Step 1 of a password login ([`Store::login_candidate`]): the user's password hash (a
+/// dummy hash when the user does not exist) and the project the token would be scoped to, if
+/// the user may use it. Its `Debug` does not show the hash.
+pub struct LoginCandidate {
+    user: Option<(i64, String, String)>,
+    phc: String,
+    project: Option<ProjectRecord>,
+}
+
+impl fmt::Debug for LoginCandidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginCandidate")
+            .field("user", &self.user)
+            .field("project", &self.project)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginCandidate {
+    /// Step 2: checks `password` against the stored argon2id hash (CPU-bound: about 19 MiB
+    /// and tens of milliseconds; run it off the async workers). `Some` only for an existing
+    /// user with this password.
+    pub fn verify(self, password: &str) -> Option<VerifiedLogin> {
+        let ok = password_matches(password, &self.phc);
+        match (ok, self.user) {
+            (true, Some(user)) => Some(VerifiedLogin {
+                user,
+                project: self.project,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A login whose password was verified ([`LoginCandidate::verify`]); step 3 is
+/// [`Store::issue_token`].
+#[derive(Clone, Debug)]
+pub struct VerifiedLogin {
+    user: (i64, String, String),
+    project: Option<ProjectRecord>,
+}
+
 /// The outcome of checking a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenCheck {
@@ -678,6 +720,9 @@ impl Store {
     /// Checks a password login and issues a token scoped to `project`, valid `ttl_ms`.
     /// `None` for every refusal alike (unknown user or domain, wrong password, unknown
     /// project, or a project the user may not use); the time taken does not depend on which.
+    /// The three steps, for callers that run the password check elsewhere (the server runs it
+    /// on its own bounded threads): [`Store::login_candidate`], [`LoginCandidate::verify`],
+    /// [`Store::issue_token`].
     pub fn login(
         &self,
         user: &str,
@@ -687,29 +732,55 @@ impl Store {
         now_ms: i64,
         ttl_ms: i64,
     ) -> AuthResult<Option<IssuedToken>> {
-        let found = match self.accounts().active_user(user, domain)? {
-            Some((user_id, hash, projects)) => {
-                let project = match (project, projects.first()) {
-                    (ProjectRef::FirstOfUser, Some(first)) => {
-                        self.accounts().project(ProjectRef::Id(first))?
-                    }
-                    (ProjectRef::FirstOfUser, None) => None,
-                    (project, _) => self.accounts().project(project)?,
-                };
-                Some((user_id, hash, projects, project))
-            }
-            None => None,
-        };
-        let Some((user_id, hash, projects, project)) = found else {
-            let _ = password_matches(password, dummy_hash());
-            return Ok(None);
-        };
-        if !password_matches(password, &hash) {
-            return Ok(None);
+        let candidate = self.login_candidate(user, domain, project)?;
+        match candidate.verify(password) {
+            Some(verified) => self.issue_token(&verified, now_ms, ttl_ms),
+            None => Ok(None),
         }
-        let Some(project) = project.filter(|p| projects.contains(&p.project_id)) else {
+    }
+
+    /// Step 1 of a login: the stored facts it is checked against (a short read; no password
+    /// hashing). An unknown user or domain gives a candidate with a dummy hash, so that
+    /// [`LoginCandidate::verify`] costs the same either way.
+    pub fn login_candidate(
+        &self,
+        user: &str,
+        domain: &str,
+        project: ProjectRef<'_>,
+    ) -> AuthResult<LoginCandidate> {
+        let Some((user_id, hash, projects)) = self.accounts().active_user(user, domain)? else {
+            return Ok(LoginCandidate {
+                user: None,
+                phc: dummy_hash().to_owned(),
+                project: None,
+            });
+        };
+        let project = match (project, projects.first()) {
+            (ProjectRef::FirstOfUser, Some(first)) => {
+                self.accounts().project(ProjectRef::Id(first))?
+            }
+            (ProjectRef::FirstOfUser, None) => None,
+            (project, _) => self.accounts().project(project)?,
+        };
+        Ok(LoginCandidate {
+            user: Some((user_id, user.to_owned(), domain.to_owned())),
+            phc: hash,
+            project: project.filter(|p| projects.contains(&p.project_id)),
+        })
+    }
+
+    /// Step 3 of a login: issues a token for a verified login, valid `ttl_ms`. `None` when the
+    /// project does not exist or the user may not use it.
+    pub fn issue_token(
+        &self,
+        login: &VerifiedLogin,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> AuthResult<Option<IssuedToken>> {
+        let Some(project) = login.project.clone() else {
             return Ok(None);
         };
+        let (user_id, user, domain) = login.user.clone();
         let mut raw = [0u8; TOKEN_BYTES];
         rand::fill(&mut raw[..]);
         let token = hex::encode(raw);
@@ -728,8 +799,8 @@ impl Store {
             expires_at,
             identity: Identity {
                 user_id,
-                user: user.to_owned(),
-                domain: domain.to_owned(),
+                user,
+                domain,
                 projects: vec![project.project_id.clone()],
             },
             project,

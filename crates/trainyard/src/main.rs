@@ -24,7 +24,7 @@ enum Command {
     /// Run the server (embedded SQLite store and local executor in a data directory).
     ///
     /// Example: `trainyard serve --listen 127.0.0.1:8080 --data-dir ./trainyard-data`
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Users of the data directory's store: add, list, remove.
     ///
     /// Example: `trainyard users add alice --projects default`
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Users(args) => admin::users(args),
             Command::Keys(args) => admin::keys(args),
             Command::Projects(args) => admin::projects(args),

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Accept requests without credentials (tests only; refused with a non-loopback --listen).
     #[arg(long)]
     insecure_no_auth: bool,
+    /// On an empty store, create the default account (project default, user admin, one access key) even on a non-loopback --listen [env TRAINYARD_CREATE_DEFAULT_ACCOUNT].
+    #[arg(long)]
+    create_default_account: bool,
     /// Connections served at once; more are answered 429 and closed [default: 1024; env TRAINYARD_MAX_CONNECTIONS].
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
@@ -49,6 +52,15 @@ pub struct ServeArgs {
     /// Serve /metrics on this address instead of the main listener [env TRAINYARD_METRICS_LISTEN].
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_listen: Option<SocketAddr>,
+    /// Bytes of request bodies held server-wide before their signature is verified [default: 75497472 (72 MiB); env TRAINYARD_UNVERIFIED_BODY_BYTES].
+    #[arg(long, value_name = "BYTES")]
+    unverified_body_bytes: Option<usize>,
+    /// Password checks (argon2) run at once, on low-priority threads [default: half the CPUs; env TRAINYARD_PASSWORD_CHECK_THREADS].
+    #[arg(long, value_name = "N")]
+    password_check_threads: Option<usize>,
+    /// Token requests that may wait for a password check; more get 429 [default: 64; env TRAINYARD_PASSWORD_CHECK_QUEUE].
+    #[arg(long, value_name = "N")]
+    password_check_queue: Option<usize>,
     /// TOML configuration file [default: <data-dir>/trainyard.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -114,6 +126,9 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     if args.insecure_no_auth {
         c.insecure_no_auth = true;
     }
+    if args.create_default_account {
+        c.create_default_account = true;
+    }
     if let Some(v) = args.max_connections {
         c.max_connections = v;
     }
@@ -128,6 +143,15 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = args.metrics_listen {
         c.metrics_listen = Some(v);
+    }
+    if let Some(v) = args.unverified_body_bytes {
+        c.unverified_body_bytes = v;
+    }
+    if let Some(v) = args.password_check_threads {
+        c.password_check_threads = v;
+    }
+    if let Some(v) = args.password_check_queue {
+        c.password_check_queue = v;
     }
     c.validate().map_err(anyhow::Error::msg)?;
     Ok(c)
@@ -152,12 +176,15 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; draining requests");
 }
 
-/// On a store without users, creates the local default account (project `default`, user
-/// `admin`, one access key) and says on stderr where its credentials were written.
+/// On a store without users: on a loopback address (or with `--create-default-account`),
+/// creates the local default account (project `default`, user `admin`, one access key) and says
+/// on stderr where its credentials were written; on any other address, creates nothing and
+/// says how to create the first account.
 async fn local_default(
     state: &trainyard_server::state::AppState,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
+    use trainyard_server::auth::{AccountSetup, DEFAULT_PROJECT, prepare_accounts};
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => {
             SocketAddr::from(([127, 0, 0, 1], addr.port()))
@@ -166,19 +193,34 @@ async fn local_default(
         _ => addr,
     };
     let endpoint = format!("http://{host}");
-    if let Some(d) = trainyard_server::auth::ensure_local_default(state, &endpoint)
+    match prepare_accounts(state, addr, &endpoint)
         .await
         .context("creating the local default account")?
     {
-        eprintln!(
+        AccountSetup::Existing => {}
+        AccountSetup::Created(d) => eprintln!(
             "trainyard: no users yet, so created project {} (id {}), user {} and access key {}.\n\
              trainyard: the secret key and password are in {} (mode 0600; the SDK reads it).",
-            trainyard_server::auth::DEFAULT_PROJECT,
+            DEFAULT_PROJECT,
             d.project_id,
             d.username,
             d.access_key,
             d.credentials_file.display()
-        );
+        ),
+        AccountSetup::NeedsAdmin => {
+            let dir = state.config.data_dir.display();
+            tracing::warn!(%addr, "no users and a non-loopback address: no default account was created; every request is 401 until an administrator creates one");
+            eprintln!(
+                "trainyard: no users yet, and {addr} is not a loopback address, so no default account was created\n\
+                 trainyard: (its generated secret would guard a server others can reach). Every request is 401 until\n\
+                 trainyard: you create the first account (this works while the server runs):\n\
+                 trainyard:   trainyard projects add NAME --data-dir {dir}\n\
+                 trainyard:   trainyard users add USER --projects NAME --data-dir {dir}\n\
+                 trainyard:   trainyard keys create --user USER --data-dir {dir}\n\
+                 trainyard: or restart with --create-default-account to create project default and user admin\n\
+                 trainyard: (secrets in {dir}/credentials.json, mode 0600)."
+            );
+        }
     }
     Ok(())
 }

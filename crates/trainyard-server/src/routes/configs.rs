@@ -12,6 +12,7 @@
 //! - Configs are not jobs: writes change nothing in the job list.
 
 use crate::error::{HttpError, HttpResult};
+use crate::extract::Path;
 use crate::extract::{Body, QueryPairs, project};
 use crate::openapi::{
     ApiErrors, ConfigBody, ConfigDetailResponse, ConfigListResponse, ConfigNameResponse,
@@ -19,7 +20,7 @@ use crate::openapi::{
 };
 use crate::state::{AppState, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Map, Value, json};
 use trainyard_api::configs::{ConfigListQuery, parse_config_name};
 use trainyard_api::error::{ApiError, ErrorCode};

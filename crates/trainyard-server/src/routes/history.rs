@@ -2,11 +2,12 @@
 //! (`import.md`).
 
 use crate::error::{HttpError, HttpResult};
+use crate::extract::Path;
 use crate::extract::{Body, project};
 use crate::openapi::{ApiErrors, TAG_TRAINYARD};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use std::collections::HashMap;
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::history::{HistoryRecord, ImportResponse, MAX_RECORDS};

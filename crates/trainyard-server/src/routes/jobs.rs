@@ -2,12 +2,13 @@
 //! Thin: parse the request, call `crate::service`, answer JSON.
 
 use crate::error::HttpResult;
+use crate::extract::Path;
 use crate::extract::{Body, QueryPairs, id, project};
 use crate::openapi::{ApiErrors, CreateJobBody, TAG_JOBS, UpdateJobBody};
 use crate::service;
 use crate::state::{AppState, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use trainyard_api::jobs::{
     CreateJobRequest, CreateJobResponse, SuccessResponse, body_object, parse_update_desc,
 };

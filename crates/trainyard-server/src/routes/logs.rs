@@ -13,12 +13,13 @@
 //! the log was sent, an `end` event carries its status code and the stream closes.
 
 use crate::error::{HttpError, HttpResult};
+use crate::extract::Path;
 use crate::extract::{QueryPairs, id, project};
 use crate::openapi::{ApiErrors, TAG_LOGS};
 use crate::state::AppState;
 use crate::supervisor::runspec;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;

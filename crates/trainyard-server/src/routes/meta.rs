@@ -1,11 +1,12 @@
 //! `GET /job/resource-specs` and `GET /job/ai-engines` (`training-jobs.md` §12–13).
 
 use crate::error::HttpResult;
+use crate::extract::Path;
 use crate::extract::project;
 use crate::openapi::{ApiErrors, TAG_META};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use trainyard_api::jobs::{EngineListResponse, SpecListResponse};
 
 /// Lists the configured resource specs.

@@ -2,12 +2,13 @@
 //! create (§6), stop (§7). Thin: parse the request, call `crate::service`, answer JSON.
 
 use crate::error::HttpResult;
+use crate::extract::Path;
 use crate::extract::{Body, QueryPairs, id, project};
 use crate::openapi::{ApiErrors, CreateVersionBody, TAG_VERSIONS};
 use crate::service;
 use crate::state::{AppState, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use trainyard_api::jobs::{
     CreateJobResponse, CreateVersionRequest, SuccessResponse, VersionDetailResponse, VersionInfo,
     VersionListResponse, body_object,

@@ -3,7 +3,7 @@
 //! against a server whose limits are configured low.
 
 use crate::common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -248,5 +248,462 @@ async fn a_request_in_flight_is_not_cut_by_the_timers() {
     match read_response(&mut c, Duration::from_secs(20)).await {
         Read::Response(r) => assert_eq!(r.status, 200, "{r:?}"),
         other => panic!("slow body: {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token requests: bounded password checks, throttles per address and per user
+// ---------------------------------------------------------------------------------------------
+
+fn retry_after(r: &reqwest::Response) -> u64 {
+    r.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("Retry-After in {:?}", r.headers()))
+}
+
+/// A 429 envelope with Retry-After; returns the seconds.
+async fn expect_429(r: reqwest::Response, what: &str, names: &[&str]) -> u64 {
+    let secs = retry_after(&r);
+    assert!(secs >= 1, "{what}: Retry-After {secs}");
+    let got = TestServer::finish_pub(r).await;
+    assert_error(&got, 429, "ModelArts.2799", names);
+    secs
+}
+
+async fn expect_401_login(r: reqwest::Response, what: &str) {
+    let got = TestServer::finish_pub(r).await;
+    assert_eq!(got.0, 401, "{what}: {}", got.1);
+    assert_eq!(got.1["error_code"], "IAM.0004", "{what}");
+}
+
+/// 128 wrong logins at once, from 128 addresses and for 128 user names (so no throttle
+/// applies): at most `password_check_threads` argon2 checks ever run at once, the queue holds
+/// `password_check_queue` more, and the rest are answered 429 at once.
+#[tokio::test]
+async fn a_login_flood_runs_at_most_the_configured_password_checks() {
+    let s = start_with_auth(|c| {
+        c.password_check_threads = 1;
+        c.password_check_queue = 2;
+    })
+    .await;
+    let s = std::sync::Arc::new(s);
+    let mut tasks = Vec::new();
+    for i in 0..128u32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = client_from(&format!("127.0.{}.{}", 10 + i / 200, 1 + i % 200));
+            let r = s
+                .login_via(
+                    &client,
+                    &format!("flood-{i}"),
+                    "d",
+                    "wrong password",
+                    json!({"id": PROJECT}),
+                )
+                .await;
+            let status = r.status().as_u16();
+            match status {
+                401 => expect_401_login(r, "flood").await,
+                429 => {
+                    expect_429(r, "flood", &["busy"]).await;
+                }
+                other => panic!("flood login answered {other}"),
+            }
+            status
+        }));
+    }
+    let mut refused = 0;
+    let mut busy = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            401 => refused += 1,
+            _ => busy += 1,
+        }
+    }
+    assert!(
+        busy > 0,
+        "some were told to come back later ({refused} checked)"
+    );
+    assert!(refused >= 1, "some were checked");
+    let peak = s.server.state.auth.passwords.peak_running();
+    assert_eq!(peak, 1, "password checks at once");
+    // The real user still gets in.
+    assert!(!s.alice_token().await.is_empty());
+}
+
+#[tokio::test]
+async fn failed_logins_throttle_the_address() {
+    let s = start_with_auth(|_| {}).await;
+    let attacker = client_from("127.0.1.1");
+    let free = trainyard_server::auth::throttle::LOGIN_PER_ADDRESS.free_failures;
+    // Different user names each time, so only the address counts.
+    for i in 0..=free {
+        let r = s
+            .login_via(
+                &attacker,
+                &format!("guess-{i}"),
+                "d",
+                "nope-nope",
+                json!({"id": PROJECT}),
+            )
+            .await;
+        expect_401_login(r, &format!("guess {i}")).await;
+    }
+    let r = s
+        .login_via(
+            &attacker,
+            "alice",
+            "alice",
+            ALICE_PASSWORD,
+            json!({"id": PROJECT}),
+        )
+        .await;
+    let secs = expect_429(r, "blocked address", &["address"]).await;
+    assert_eq!(secs, 1, "the first delay is 1 s");
+    // Another address logs in as alice at once.
+    let r = s
+        .login_via(
+            &client_from("127.0.1.2"),
+            "alice",
+            "alice",
+            ALICE_PASSWORD,
+            json!({"id": PROJECT}),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+    // The next failure after the delay doubles it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let r = s
+        .login_via(
+            &attacker,
+            "guess-x",
+            "d",
+            "nope-nope",
+            json!({"id": PROJECT}),
+        )
+        .await;
+    expect_401_login(r, "after the delay").await;
+    let r = s
+        .login_via(
+            &attacker,
+            "guess-y",
+            "d",
+            "nope-nope",
+            json!({"id": PROJECT}),
+        )
+        .await;
+    assert_eq!(expect_429(r, "doubled", &["address"]).await, 2);
+}
+
+/// Failed logins for one user, from many addresses, throttle that user name (known or not:
+/// the answers are the same), except from an address the user recently logged in from.
+#[tokio::test]
+async fn failed_logins_throttle_the_user_but_not_where_it_logged_in() {
+    let s = start_with_auth(|_| {}).await;
+    let home = client_from("127.0.2.1");
+    let r = s
+        .login_via(
+            &home,
+            "alice",
+            "alice",
+            ALICE_PASSWORD,
+            json!({"id": PROJECT}),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+    let free = trainyard_server::auth::throttle::LOGIN_PER_USER.free_failures;
+    for user in ["alice", "nobody"] {
+        for i in 0..=free {
+            let c = client_from(&format!("127.0.3.{}", i + 1));
+            let r = s
+                .login_via(&c, user, user, "wrong-password", json!({"id": PROJECT}))
+                .await;
+            expect_401_login(r, &format!("{user} guess {i}")).await;
+        }
+        // From yet another address, even the right password waits.
+        let r = s
+            .login_via(
+                &client_from("127.0.3.200"),
+                user,
+                user,
+                ALICE_PASSWORD,
+                json!({"id": PROJECT}),
+            )
+            .await;
+        expect_429(r, &format!("{user} from a new address"), &["user"]).await;
+    }
+    // Alice's own address is exempt: she is not locked out by the attacker.
+    let r = s
+        .login_via(
+            &home,
+            "alice",
+            "alice",
+            ALICE_PASSWORD,
+            json!({"id": PROJECT}),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+    // Bob is unaffected.
+    let r = s
+        .login_via(
+            &client_from("127.0.3.201"),
+            "bob",
+            "bob",
+            BOB_PASSWORD,
+            json!({"id": PROJECT2}),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signed bodies: checked before reading, read within a server-wide budget and a time limit
+// ---------------------------------------------------------------------------------------------
+
+/// The head of a signed `POST /trainyard/v1/{PROJECT}/job-history` announcing `len` bytes,
+/// signed with `sk` at `date_ms` (the signature covers an empty body: it is wrong for any
+/// other body, and the date check comes first anyway).
+fn signed_import_head(s: &AuthServer, sk: &str, date_ms: i64, len: usize) -> String {
+    let path = format!("/trainyard/v1/{PROJECT}/job-history");
+    let host = s.server.addr.to_string();
+    let headers = [
+        ("Host", host.as_str()),
+        ("Content-Type", "application/x-ndjson"),
+    ];
+    let signer = trainyard_sign::Signer::new(&s.ak, sk.as_bytes().to_vec());
+    let signed = signer.sign(
+        "POST",
+        &path,
+        "",
+        &headers,
+        b"",
+        &trainyard_sign::sdk_date(date_ms),
+    );
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {len}\r\n"
+    );
+    for (k, v) in signed {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// A known AK with an expired date announcing a 60 MiB body is refused from its head: the
+/// client need not send (and the server does not hold) a byte of the body.
+#[tokio::test]
+async fn an_expired_date_is_refused_before_the_body() {
+    let s = start_with_auth(|_| {}).await;
+    let head = signed_import_head(&s, &s.sk, now_ms() - 20 * 60_000, 60 << 20);
+    let mut c = TcpStream::connect(s.server.addr).await.unwrap();
+    c.write_all(head.as_bytes()).await.unwrap();
+    match read_response(&mut c, Duration::from_secs(10)).await {
+        Read::Response(r) => {
+            assert_eq!(r.status, 401, "{r:?}");
+            assert_eq!(r.body["error_code"], "APIG.0301");
+        }
+        other => panic!("expired date: {other:?}"),
+    }
+    assert_eq!(s.server.state.auth.bodies.held(), 0);
+}
+
+/// Waits until `cond` holds (polling), at most 20 s.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(20), "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Bodies read before their signature is checked share one budget: a request that finds it
+/// full waits a moment, then is answered 429; the room comes back when the holder's check ends.
+#[tokio::test]
+async fn unverified_bodies_share_a_bounded_budget() {
+    let mib = 1 << 20;
+    let s = start_with_auth(|c| {
+        c.unverified_body_bytes = 2 * mib;
+        c.unverified_body_wait_ms = 300;
+    })
+    .await;
+    let wrong = format!("{}x", s.sk);
+    let len = mib + mib / 2;
+    let body = vec![b' '; len];
+    // A holds 1.5 MiB of the 2 MiB while it sends slowly.
+    let mut a = TcpStream::connect(s.server.addr).await.unwrap();
+    a.write_all(signed_import_head(&s, &wrong, now_ms(), len).as_bytes())
+        .await
+        .unwrap();
+    a.write_all(&body[..1000]).await.unwrap();
+    let state = s.server.state.clone();
+    eventually("A holds its room", || state.auth.bodies.held() == len).await;
+    // B does not fit: 429 with Retry-After, without its body being read.
+    let mut b = TcpStream::connect(s.server.addr).await.unwrap();
+    b.write_all(signed_import_head(&s, &wrong, now_ms(), len).as_bytes())
+        .await
+        .unwrap();
+    match read_response(&mut b, Duration::from_secs(10)).await {
+        Read::Response(r) => assert_too_many(&r, "no room for B"),
+        other => panic!("B: {other:?}"),
+    }
+    assert_eq!(state.auth.bodies.held(), len, "B holds nothing");
+    // A finishes: its wrong signature is 401, and the room is given back.
+    a.write_all(&body[1000..]).await.unwrap();
+    match read_response(&mut a, Duration::from_secs(10)).await {
+        Read::Response(r) => assert_eq!(r.status, 401, "{r:?}"),
+        other => panic!("A: {other:?}"),
+    }
+    eventually("A's room is back", || state.auth.bodies.held() == 0).await;
+    // A correct signature of a real import still works (it needs room too).
+    let row = serde_json::to_string(&hist("imported", "ws1", 10, 1_700_000_000_000)).unwrap();
+    let got = s
+        .signed(
+            "POST",
+            &format!("/trainyard/v1/{PROJECT}/job-history"),
+            format!("{row}\n").as_bytes(),
+        )
+        .await;
+    assert_eq!(got.0, 200, "{}", got.1);
+    assert_eq!(state.auth.bodies.held(), 0);
+}
+
+/// A body trickled after a signed head is cut after `body_read_timeout_ms` (400), and its room
+/// is given back.
+#[tokio::test]
+async fn a_trickled_unverified_body_times_out() {
+    let s = start_with_auth(|c| c.body_read_timeout_ms = 500).await;
+    let mut c = TcpStream::connect(s.server.addr).await.unwrap();
+    c.write_all(signed_import_head(&s, &s.sk, now_ms(), 10_000).as_bytes())
+        .await
+        .unwrap();
+    c.write_all(b"{").await.unwrap();
+    match read_response(&mut c, Duration::from_secs(20)).await {
+        Read::Response(r) => {
+            assert_eq!(r.status, 400, "{r:?}");
+            assert_eq!(r.body["error_code"], "ModelArts.0101");
+            assert!(
+                r.body["error_msg"]
+                    .as_str()
+                    .unwrap()
+                    .contains("body_read_timeout_ms")
+            );
+        }
+        other => panic!("trickled body: {other:?}"),
+    }
+    assert_eq!(s.server.state.auth.bodies.held(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// §3: answers found on the way
+// ---------------------------------------------------------------------------------------------
+
+/// Path parameters that are not UTF-8, or ids that are not positive integers, are 400
+/// `ModelArts.0101` naming the parameter, as JSON (never axum's text/plain); a well-formed id
+/// that does not exist is 404.
+#[tokio::test]
+async fn invalid_path_parameters_answer_the_envelope() {
+    let s = TestServer::start(|_| {}).await;
+    let base = format!("{}/v1/{PROJECT}/training-jobs", s.base);
+    for (method, path, name) in [
+        ("GET", "/%FF/versions/1", "job_id"),
+        ("GET", "/1/versions/%C3%28", "version_id"),
+        ("DELETE", "/%FF", "job_id"),
+        ("GET", "/-1/versions/1", "job_id"),
+        ("DELETE", "/-7", "job_id"),
+        ("GET", "/0/versions/1", "job_id"),
+        ("GET", "/1/versions/0", "version_id"),
+        ("GET", "/1/versions/-1/log/file-names", "version_id"),
+        ("GET", "/99999999999999999999/versions/1", "job_id"),
+    ] {
+        let r = s
+            .client
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json",
+            "{method} {path}"
+        );
+        let got = TestServer::finish_pub(r).await;
+        assert_error(&got, 400, "ModelArts.0101", &[name]);
+    }
+    let got = s.get("/training-jobs/424242/versions/1", &[]).await;
+    assert_error(&got, 404, "ModelArts.2775", &[]);
+}
+
+/// `GET /v1/` (and `/v1`, `/trainyard/v1/`) without credentials is 401 like every path under
+/// them, not 404.
+#[tokio::test]
+async fn the_api_roots_need_credentials() {
+    let s = start_with_auth(|_| {}).await;
+    for path in ["/v1/", "/v1", "/trainyard/v1/", "/trainyard/v1"] {
+        let r = s
+            .server
+            .client
+            .get(format!("{}{path}", s.server.base))
+            .send()
+            .await
+            .unwrap();
+        let got = TestServer::finish_pub(r).await;
+        assert_error(&got, 401, "ModelArts.0201", &[]);
+    }
+    // With credentials, they are no path: 404.
+    let got = s.signed("GET", "/v1/", b"").await;
+    assert_error(&got, 404, "ModelArts.2836", &[]);
+}
+
+/// On a non-loopback address, an empty store gets no generated account (its secret would guard
+/// a reachable server) unless `create_default_account` says so; on loopback it does.
+#[tokio::test]
+async fn no_default_account_on_a_non_loopback_address() {
+    use trainyard_server::auth::{AccountSetup, prepare_accounts};
+    let public: std::net::SocketAddr = "192.0.2.10:8080".parse().unwrap();
+    for create in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = trainyard_server::config::ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            create_default_account: create,
+            ..Default::default()
+        };
+        let state = trainyard_server::build(config).await.unwrap();
+        let got = prepare_accounts(&state, public, "http://192.0.2.10:8080")
+            .await
+            .unwrap();
+        let file = dir.path().join("credentials.json");
+        if create {
+            assert!(matches!(got, AccountSetup::Created(_)), "{got:?}");
+            assert!(file.exists());
+        } else {
+            assert!(matches!(got, AccountSetup::NeedsAdmin), "{got:?}");
+            assert!(!file.exists(), "no secret written");
+            assert_eq!(state.store.active_user_count().unwrap(), 0);
+            assert!(state.store.projects().unwrap().is_empty());
+            // Once an administrator added a user, nothing more is needed.
+            state.store.add_project(None, "p", 1).unwrap();
+            state
+                .store
+                .add_user("root", "root", "a-long-password", &["p".into()], 1)
+                .unwrap();
+            let again = prepare_accounts(&state, public, "http://x").await.unwrap();
+            assert!(matches!(again, AccountSetup::Existing), "{again:?}");
+        }
+        // Loopback: created without the flag.
+        let dir2 = tempfile::tempdir().unwrap();
+        let state2 = trainyard_server::build(trainyard_server::config::ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir2.path().to_path_buf(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let got = prepare_accounts(&state2, "127.0.0.1:8080".parse().unwrap(), "http://x")
+            .await
+            .unwrap();
+        assert!(matches!(got, AccountSetup::Created(_)), "{got:?}");
     }
 }

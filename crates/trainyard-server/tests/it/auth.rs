@@ -1,5 +1,5 @@
 //! Authentication and project isolation over HTTP (`spec/auth.md`, the auth rows of
-//! `spec/errors.md`): every 401/403/404 row, malformed signatures, brute-force lockout,
+//! `spec/errors.md`): every 401/403/404 row, malformed signatures, signature throttling,
 //! tokens, revocation, and the local default account.
 
 use crate::common::*;
@@ -479,45 +479,61 @@ async fn another_projects_job_is_404_like_a_missing_job() {
     assert_eq!(r.status().as_u16(), 200);
 }
 
+/// Issue 9 §2: there is no per-key lockout (anyone who has seen an AK could lock its owner
+/// out); failed signatures throttle the *address* they come from, never a correct signature
+/// from another address.
 #[tokio::test]
-async fn brute_force_locks_one_key_only() {
+async fn wrong_signatures_throttle_the_address_not_the_key() {
     let s = start_with_auth(|_| {}).await;
     let target = list_path(PROJECT);
     let wrong = format!("{}x", s.sk);
-    for _ in 0..5 {
+    let attacker = client_from("127.0.0.7");
+    let owner = client_from("127.0.0.8");
+    let free = trainyard_server::auth::throttle::SIGNATURE_PER_ADDRESS.free_failures;
+    // The free failures and the one that starts the first delay are all 401.
+    for i in 0..=free {
         let r = s
-            .signed_at("GET", &target, b"", &s.ak, &wrong, now_ms(), &[])
+            .signed_via(&attacker, "GET", &target, b"", &s.ak, &wrong, now_ms(), &[])
             .await;
-        assert_sig_error(&TestServer::finish_pub(r).await, "wrong SK");
+        assert_sig_error(&TestServer::finish_pub(r).await, &format!("wrong SK {i}"));
     }
-    // Now even a correct signature is refused, with the same answer.
-    let got = s.signed("GET", &target, b"").await;
-    assert_sig_error(&got, "locked-out key");
-    // Another key is unaffected.
+    // Now the attacker's address is answered 429 before any check, even when it signs right.
     let r = s
-        .signed_at(
-            "GET",
-            &list_path(PROJECT2),
-            b"",
-            &s.ak2,
-            &s.sk2,
-            now_ms(),
-            &[],
-        )
+        .signed_via(&attacker, "GET", &target, b"", &s.ak, &s.sk, now_ms(), &[])
+        .await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=1).contains(&retry), "first delay is 1 s: {retry}");
+    let got = TestServer::finish_pub(r).await;
+    assert_error(&got, 429, "ModelArts.2799", &["address"]);
+    // The owner, from another address, is never refused: same key, correct signature.
+    for _ in 0..3 {
+        let r = s
+            .signed_via(&owner, "GET", &target, b"", &s.ak, &s.sk, now_ms(), &[])
+            .await;
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    // Other keys and tokens from other addresses are unaffected too.
+    let token = s.alice_token().await;
+    assert_eq!(s.with_token("GET", &target, &token, None).await.0, 200);
+    // After the delay, the attacker's address may try again.
+    tokio::time::sleep(std::time::Duration::from_millis(retry * 1000 + 200)).await;
+    let r = s
+        .signed_via(&attacker, "GET", &target, b"", &s.ak, &s.sk, now_ms(), &[])
         .await;
     assert_eq!(r.status().as_u16(), 200);
-    // Token auth of the same user still works (the lock is on the key).
-    let token = s.alice_token().await;
-    let got = s.with_token("GET", &target, &token, None).await;
-    assert_eq!(got.0, 200);
 }
 
 #[tokio::test]
-async fn four_failures_do_not_lock() {
+async fn failures_within_the_free_ones_do_not_throttle() {
     let s = start_with_auth(|_| {}).await;
     let target = list_path(PROJECT);
     let wrong = format!("{}x", s.sk);
-    for _ in 0..4 {
+    let free = trainyard_server::auth::throttle::SIGNATURE_PER_ADDRESS.free_failures;
+    for _ in 0..free {
         let r = s
             .signed_at("GET", &target, b"", &s.ak, &wrong, now_ms(), &[])
             .await;

@@ -16,6 +16,8 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
+    /// The server's state (limits, throttles, budgets), shared with the running server.
+    pub state: trainyard_server::state::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -41,8 +43,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
+        let served = state.clone();
         let task = tokio::spawn(async move {
-            trainyard_server::serve(listener, state, async {
+            trainyard_server::serve(listener, served, async {
                 let _ = rx.await;
             })
             .await
@@ -53,6 +56,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             dir,
+            state,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -290,6 +294,33 @@ impl AuthServer {
         date_ms: i64,
         extra: &[(&str, &str)],
     ) -> reqwest::Response {
+        self.signed_via(
+            &self.server.client,
+            method,
+            target,
+            body,
+            ak,
+            sk,
+            date_ms,
+            extra,
+        )
+        .await
+    }
+
+    /// [`AuthServer::signed_at`] through `client` (e.g. one bound to another source address:
+    /// [`client_from`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn signed_via(
+        &self,
+        client: &reqwest::Client,
+        method: &str,
+        target: &str,
+        body: &[u8],
+        ak: &str,
+        sk: &str,
+        date_ms: i64,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let host = self.server.addr.to_string();
         let mut headers: Vec<(&str, &str)> = vec![
@@ -306,9 +337,7 @@ impl AuthServer {
             body,
             &trainyard_sign::sdk_date(date_ms),
         );
-        let mut rb = self
-            .server
-            .client
+        let mut rb = client
             .request(
                 method.parse().unwrap(),
                 format!("{}{target}", self.server.base),
@@ -340,11 +369,23 @@ impl AuthServer {
         password: &str,
         scope: Value,
     ) -> reqwest::Response {
+        self.login_via(&self.server.client, user, domain, password, scope)
+            .await
+    }
+
+    /// [`AuthServer::login`] through `client`.
+    pub async fn login_via(
+        &self,
+        client: &reqwest::Client,
+        user: &str,
+        domain: &str,
+        password: &str,
+        scope: Value,
+    ) -> reqwest::Response {
         let body = serde_json::json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {"name": user, "password": password, "domain": {"name": domain}}}},
             "scope": {"project": scope}}});
-        self.server
-            .client
+        client
             .post(format!("{}/v3/auth/tokens", self.server.base))
             .json(&body)
             .send()
@@ -394,4 +435,13 @@ impl TestServer {
     pub async fn finish_pub(resp: reqwest::Response) -> (u16, Value) {
         Self::finish(resp).await
     }
+}
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address works on Linux
+/// loopback), to act as another client address.
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
 }

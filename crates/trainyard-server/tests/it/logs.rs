@@ -302,6 +302,19 @@ async fn log_stream_follows_until_the_version_ends_and_resumes_from_last_event_i
         .collect();
     let skip: usize = first_end.parse().unwrap();
     assert_eq!(text, &"a\nb\nc\n"[skip..]);
+    // Issue 9 §3: resuming past the end (offset or Last-Event-ID) resumes at the end: no log
+    // event, only the end of the finished version.
+    for (query, last_id) in [
+        (
+            vec![("log_file", "follow-V0001.0"), ("offset", "999999")],
+            None,
+        ),
+        (vec![("log_file", "follow-V0001.0")], Some("7")),
+    ] {
+        let past = sse(&s, &path, &query, last_id).await;
+        assert_eq!(past.len(), 1, "{past:?}");
+        assert_eq!((past[0].0.as_str(), past[0].2.as_str()), ("end", "10"));
+    }
     let r = s.get(&path, &[("log_file", "nope")]).await;
     assert_error(&r, 400, "ModelArts.0101", &["log_file"]);
     let r = s
