@@ -238,7 +238,8 @@ def test_wrong_password_is_an_authentication_error(server, creds):
     c = trainyard.Client(server["endpoint"], creds["project_id"], username=creds["username"], password="nope")
     with pytest.raises(trainyard.AuthenticationError) as e:
         c.list_jobs()
-    assert e.value.error_code == "IAM.0004"
+    assert (e.value.http_status, e.value.error_code) == (401, "IAM.0004")
+    assert e.value.request_id and e.value.error_msg
 
 
 def test_api_errors_carry_the_envelope(client, rest):

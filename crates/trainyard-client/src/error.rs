@@ -66,6 +66,10 @@ pub enum Error {
         error_code: Option<String>,
         /// One line saying what failed.
         message: String,
+        /// The HTTP status of the refusal (e.g. `401`), when the server answered.
+        http_status: Option<u16>,
+        /// The `X-Request-Id` of the refusal, when the server answered.
+        request_id: Option<String>,
     },
 
     /// The environment or the credentials file could not be used by
@@ -162,14 +166,15 @@ impl Error {
         }
     }
 
-    /// The HTTP status of the response, for [`Error::Api`] and [`Error::Decode`]
-    /// (and for [`Error::Transport`] when reqwest has one).
+    /// The HTTP status of the response, for [`Error::Api`] and [`Error::Decode`] (and for
+    /// [`Error::Auth`] and [`Error::Transport`] when there was one).
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Error::Api { http_status, .. } | Error::Decode { http_status, .. } => {
                 Some(*http_status)
             }
             Error::Transport(e) => e.status().map(|s| s.as_u16()),
+            Error::Auth { http_status, .. } => *http_status,
             _ => None,
         }
     }
@@ -177,7 +182,7 @@ impl Error {
     /// The `X-Request-Id` of the failed response, when the server sent one.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::Api { request_id, .. } => request_id.as_deref(),
+            Error::Api { request_id, .. } | Error::Auth { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -298,7 +303,10 @@ mod tests {
         let e = Error::Auth {
             error_code: Some("IAM.0004".into()),
             message: "wrong user or password".into(),
+            http_status: Some(401),
+            request_id: Some("r-1".into()),
         };
+        assert_eq!((e.http_status(), e.request_id()), (Some(401), Some("r-1")));
         assert_eq!(
             e.to_string(),
             "authentication failed: IAM.0004: wrong user or password"

@@ -838,6 +838,8 @@ impl Session {
             return Err(Error::Auth {
                 error_code: None,
                 message: "this session has no password".into(),
+                http_status: None,
+                request_id: None,
             });
         };
         let mut c = cache.lock().await;
@@ -894,6 +896,8 @@ impl Session {
             return Err(Error::Auth {
                 error_code: None,
                 message: "this session has no password".into(),
+                http_status: None,
+                request_id: None,
             });
         };
         let body = serde_json::json!({
@@ -914,7 +918,7 @@ impl Session {
                 error_code,
                 error_msg,
                 http_status,
-                ..
+                request_id,
             }) => {
                 return Err(Error::Auth {
                     error_code: (!error_code.is_empty()).then_some(error_code),
@@ -923,6 +927,8 @@ impl Session {
                     } else {
                         error_msg
                     },
+                    http_status: Some(http_status),
+                    request_id,
                 });
             }
             Err(e) => return Err(e),
@@ -935,12 +941,16 @@ impl Session {
             .ok_or_else(|| Error::Auth {
                 error_code: None,
                 message: "the token response has no X-Subject-Token header".into(),
+                http_status: None,
+                request_id: None,
             })?
             .to_owned();
         let body: serde_json::Value =
             serde_json::from_slice(&resp.body).map_err(|e| Error::Auth {
                 error_code: None,
                 message: format!("the token response body is not JSON: {e}"),
+                http_status: None,
+                request_id: None,
             })?;
         let parse_time = |key: &str| {
             body.pointer(&format!("/token/{key}"))
@@ -950,6 +960,8 @@ impl Session {
         let expires_at = parse_time("expires_at").ok_or_else(|| Error::Auth {
             error_code: None,
             message: "the token response has no RFC 3339 token.expires_at".into(),
+            http_status: None,
+            request_id: None,
         })?;
         let issued_at = parse_time("issued_at").unwrap_or_else(OffsetDateTime::now_utc);
         // The token's life, measured on the server's clock, applied to our monotonic clock from
@@ -963,6 +975,8 @@ impl Session {
                 message: format!(
                     "the token expired before it was issued (expires_at {expires_at})"
                 ),
+                http_status: None,
+                request_id: None,
             })?;
         let expires = sent + life;
         let margin = self.inner.token_renew_before.min(life / 2);

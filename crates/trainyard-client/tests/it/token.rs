@@ -135,8 +135,11 @@ async fn a_refused_login_is_an_auth_error_and_sends_no_api_request() {
         Error::Auth {
             error_code,
             message,
+            http_status,
+            ..
         } => {
             assert_eq!(error_code.as_deref(), Some("IAM.0004"));
+            assert_eq!(*http_status, Some(401));
             assert!(!message.contains("wrong\""));
         }
         other => panic!("{other:?}"),
@@ -163,7 +166,7 @@ async fn a_token_response_without_the_header_is_an_auth_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Auth { error_code: None, message } if message.contains("X-Subject-Token")),
+        matches!(&err, Error::Auth { error_code: None, message, .. } if message.contains("X-Subject-Token")),
         "{err}"
     );
 }
