@@ -113,7 +113,7 @@ pub(crate) fn to_py(py: Python<'_>, err: Error, endpoint: &str) -> PyErr {
                 error_code: error_code.as_deref(),
                 error_msg,
                 http_status: err.http_status(),
-                request_id: None,
+                request_id: err.request_id(),
             },
             |_| Ok(()),
         ),
