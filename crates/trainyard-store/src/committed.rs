@@ -100,6 +100,12 @@ impl<T> Committed<T> {
         }
     }
 
+    /// The write did not commit after all: its number's turn passes with no change.
+    pub(crate) fn discard(mut self) {
+        self.change = Some(IndexOp::None);
+        self.apply_change();
+    }
+
     fn apply_change(&mut self) {
         if let Some(op) = self.change.take() {
             self.feed.apply(self.number, op);

@@ -30,6 +30,7 @@ pub mod auth;
 mod committed;
 pub mod configs;
 mod error;
+mod postgres;
 mod records;
 mod sqlite;
 
@@ -50,12 +51,16 @@ use trainyard_api::status::JobStatus;
 pub enum Location {
     /// A SQLite database file (created if missing).
     Sqlite(PathBuf),
+    /// A PostgreSQL database: `postgres://user[:password]@host[:port]/database[?options]`
+    /// (several servers may share it).
+    Postgres(String),
 }
 
 impl std::fmt::Debug for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            Location::Postgres(url) => f.write_str(&redact_url(url)),
         }
     }
 }
@@ -70,7 +75,44 @@ impl Location {
     pub fn engine(&self) -> &'static str {
         match self {
             Location::Sqlite(_) => "sqlite",
+            Location::Postgres(_) => "postgres",
         }
+    }
+
+    /// The location of `--database` (a `postgres://` or `postgresql://` URL), else the SQLite
+    /// file of `data_dir`. Errors: a URL of another scheme.
+    pub fn choose(
+        database: Option<&str>,
+        data_dir: &Path,
+    ) -> std::result::Result<Location, String> {
+        match database.map(str::trim).filter(|d| !d.is_empty()) {
+            None => Ok(Location::data_dir(data_dir)),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Location::Postgres(url.to_owned()))
+            }
+            Some(other) => Err(format!(
+                "database {:?}: only postgres:// URLs are supported (SQLite is the default: --data-dir)",
+                redact_url(other)
+            )),
+        }
+    }
+}
+
+/// A database URL with its password replaced by `***` (for logs and `Debug`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (Some(a), h),
+        None => (None, rest),
+    };
+    match auth {
+        Some(a) => match a.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://{a}@{host}"),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -195,6 +237,7 @@ impl Store {
         let feed = Arc::new(Feed::default());
         let engine: Box<dyn Engine> = match location {
             Location::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path, feed.clone())?),
+            Location::Postgres(url) => Box::new(postgres::PgStore::open(url, feed.clone())?),
         };
         Ok(Store {
             engine,

@@ -1,0 +1,974 @@
+//! The PostgreSQL engine: several `trainyard serve` replicas share one database.
+//!
+//! - A pool of connections (`r2d2_postgres`, synchronous `postgres` client: every call is
+//!   blocking, like the rest of the store, and runs on `spawn_blocking` in the server).
+//! - Migrations (`schema.rs`) run at open in one transaction under an advisory lock.
+//! - **Commit order**: a write that changes the job list takes a transaction-scoped advisory
+//!   lock right before its commit and numbers the commit while holding it (the lock is released
+//!   only after the commit is visible), so commit numbers follow commit order, as SQLite's single
+//!   writer gives. The lock is held only from the last statement to the commit.
+//! - **Ids** come from rows of `id_counters` (`UPDATE … RETURNING`): a create or an import takes
+//!   a block of consecutive ids in its own transaction, the row lock serialising concurrent id
+//!   takers until commit; ids of committed jobs are never handed out again.
+//! - **`max_jobs`**: the project's row of `project_job_counts` is updated first
+//!   (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), which locks it until commit: concurrent
+//!   creates of one project, from any replica, are serialised and see each other's counts.
+//! - History import uses binary `COPY` for jobs and versions.
+//! - Errors: connection failures (refused, closed, admin shutdown, pool timeout) are
+//!   [`StoreError::Unavailable`]; other database errors are `Backend`.
+
+mod auth;
+mod configs;
+mod schema;
+
+use crate::committed::{Committed, Feed};
+use crate::{
+    DeletedJob, DeletedVersion, Engine, Imported, JobRecord, NewJob, NewVersion, Result,
+    RunningVersion, StatusUpdate, StoreError, VersionRecord,
+};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, NoTls, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use trainyard_api::history::HistoryRecord;
+use trainyard_api::jobs::{Engine as EngineInfo, Spec};
+use trainyard_api::list::{JobListQuery, JobRow, Order, SortKey};
+use trainyard_api::status::JobStatus;
+use trainyard_api::text::search_fold;
+use trainyard_index::{IndexOp, ListIndex, Row};
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// Second key of the advisory locks (the first is this database and schema's hash).
+const LOCK_COMMIT_ORDER: i32 = 1;
+const LOCK_MIGRATIONS: i32 = 2;
+
+fn is_connection_error(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(c) => {
+            c.code().starts_with("08")
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        }
+        // no SQLSTATE: an I/O or protocol error on the connection
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+#[doc(hidden)]
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        if is_connection_error(&e) {
+            StoreError::Unavailable(Box::new(e))
+        } else {
+            StoreError::Backend(Box::new(e))
+        }
+    }
+}
+
+#[doc(hidden)]
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Unavailable(Box::new(e))
+    }
+}
+
+fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// The PostgreSQL engine (see module docs).
+pub(crate) struct PgStore {
+    pool: Pool,
+    feed: Arc<Feed>,
+    /// First key of this database's advisory locks: a hash of the database and schema name,
+    /// so stores in different schemas of one database (tests) do not share locks.
+    lock_space: i32,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/db[?options=...]`) and
+    /// applies pending migrations.
+    pub(crate) fn open(url: &str, feed: Arc<Feed>) -> Result<PgStore> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| StoreError::Backend(Box::new(e)))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(16)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)?;
+        let mut conn = pool.get()?;
+        let lock_space: i32 = conn
+            .query_one(
+                "SELECT hashtext(current_database() || '/' || current_schema())",
+                &[],
+            )?
+            .try_get(0)?;
+        migrate(&mut conn, lock_space)?;
+        drop(conn);
+        Ok(PgStore {
+            pool,
+            feed,
+            lock_space,
+        })
+    }
+
+    fn conn(&self) -> Result<Conn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` in one transaction; before the commit takes the commit-order lock and numbers
+    /// the commit (see module docs), then commits and returns the value with its change.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<(T, IndexOp)>,
+    ) -> Result<Committed<T>> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let (value, op) = f(&mut tx)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[&self.lock_space, &LOCK_COMMIT_ORDER],
+        )?;
+        let number = self.feed.issue();
+        let committed = Committed::new(value, op, number, &self.feed);
+        match tx.commit() {
+            Ok(()) => Ok(committed),
+            Err(e) => {
+                // the number's turn passes with no change (the value is dropped unpublished)
+                committed.discard();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Runs `f` in one transaction (writes the index does not hold: accounts, configs).
+    fn write_plain<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let value = f(&mut tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn migrate(conn: &mut Conn, lock_space: i32) -> Result<()> {
+    let mut tx = conn.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&lock_space, &LOCK_MIGRATIONS],
+    )?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")?;
+    let applied: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    for (i, sql) in schema::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(applied).unwrap_or(0))
+    {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&((i + 1) as i64)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+const JOB_COLUMNS: &str = "job_id, project_id, workspace_id, job_name, job_desc, version_count, latest_version_id, next_version_no, created_at";
+const VERSION_COLUMNS: &str = "version_id, job_id, version_no, pre_version_id, version_desc, status, create_time, start_time, end_time, duration, exit_code, status_reason, engine_id, engine_type, engine_name, engine_version, spec_id, spec_code, core, cpu, gpu_num, gpu_type, worker_server_num, config, run_handle, imported";
+const ROW_COLUMNS: &str = "j.job_id, j.job_name, j.job_desc, v.version_id, v.status, v.create_time, v.start_time, v.duration, j.version_count, v.engine_type";
+const ROW_FROM: &str = "FROM jobs j JOIN versions v ON v.version_id = j.latest_version_id";
+
+fn status_of(code: i64) -> Result<JobStatus> {
+    JobStatus::from_code(code)
+        .ok_or_else(|| StoreError::Corrupt(format!("status code {code} is not a status").into()))
+}
+
+fn job_from_row(r: &postgres::Row) -> Result<JobRecord> {
+    Ok(JobRecord {
+        job_id: r.try_get(0)?,
+        project_id: r.try_get(1)?,
+        workspace_id: r.try_get(2)?,
+        job_name: r.try_get(3)?,
+        job_desc: r.try_get(4)?,
+        version_count: r.try_get(5)?,
+        latest_version_id: r.try_get(6)?,
+        next_version_no: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+fn version_from_row(r: &postgres::Row) -> Result<VersionRecord> {
+    let engine_id: Option<i64> = r.try_get(12)?;
+    let config: String = r.try_get(23)?;
+    Ok(VersionRecord {
+        version_id: r.try_get(0)?,
+        job_id: r.try_get(1)?,
+        version_no: r.try_get(2)?,
+        pre_version_id: r.try_get(3)?,
+        version_desc: r.try_get(4)?,
+        status: status_of(r.try_get(5)?)?,
+        create_time: r.try_get(6)?,
+        start_time: r.try_get(7)?,
+        end_time: r.try_get(8)?,
+        duration: r.try_get(9)?,
+        exit_code: r.try_get(10)?,
+        status_reason: r.try_get(11)?,
+        engine: match engine_id {
+            Some(engine_id) => Some(EngineInfo {
+                engine_id,
+                engine_type: r.try_get(13)?,
+                engine_name: r.try_get(14)?,
+                engine_version: r.try_get(15)?,
+            }),
+            None => None,
+        },
+        spec: Spec {
+            spec_id: r.try_get(16)?,
+            spec_code: r.try_get(17)?,
+            core: r.try_get(18)?,
+            cpu: r.try_get(19)?,
+            gpu_num: r.try_get(20)?,
+            gpu_type: r.try_get(21)?,
+            max_num: 0,
+            no_resource: false,
+        },
+        worker_server_num: r.try_get(22)?,
+        config: serde_json::from_str(&config).unwrap_or_default(),
+        run_handle: r.try_get(24)?,
+        imported: r.try_get(25)?,
+    })
+}
+
+fn row_from(r: &postgres::Row, at: usize) -> Result<Row> {
+    Ok(Row {
+        job_id: r.try_get(at)?,
+        job_name: r.try_get(at + 1)?,
+        job_desc: r.try_get(at + 2)?,
+        version_id: r.try_get(at + 3)?,
+        status: status_of(r.try_get(at + 4)?)?,
+        create_time: r.try_get(at + 5)?,
+        start_time: r.try_get(at + 6)?,
+        duration: r.try_get(at + 7)?,
+        version_count: r.try_get(at + 8)?,
+        engine_type: r.try_get(at + 9)?,
+    })
+}
+
+fn get_job(c: &mut impl GenericClient, project: &str, job_id: i64) -> Result<JobRecord> {
+    let row = c
+        .query_opt(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1 AND project_id = $2"),
+            &[&job_id, &project],
+        )?
+        .ok_or(StoreError::NotFound)?;
+    job_from_row(&row)
+}
+
+fn get_job_any(c: &mut impl GenericClient, job_id: i64) -> Result<JobRecord> {
+    let row = c
+        .query_opt(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1"),
+            &[&job_id],
+        )?
+        .ok_or(StoreError::NotFound)?;
+    job_from_row(&row)
+}
+
+fn get_version(c: &mut impl GenericClient, version_id: i64) -> Result<Option<VersionRecord>> {
+    c.query_opt(
+        &format!("SELECT {VERSION_COLUMNS} FROM versions WHERE version_id = $1"),
+        &[&version_id],
+    )?
+    .map(|r| version_from_row(&r))
+    .transpose()
+}
+
+fn job_versions(c: &mut impl GenericClient, job_id: i64) -> Result<Vec<VersionRecord>> {
+    c.query(
+        &format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE job_id = $1 ORDER BY version_id DESC"
+        ),
+        &[&job_id],
+    )?
+    .iter()
+    .map(version_from_row)
+    .collect()
+}
+
+fn job_row(c: &mut impl GenericClient, job_id: i64) -> Result<Row> {
+    let r = c.query_one(
+        &format!("SELECT {ROW_COLUMNS} {ROW_FROM} WHERE j.job_id = $1"),
+        &[&job_id],
+    )?;
+    row_from(&r, 0)
+}
+
+fn project_jobs(c: &mut impl GenericClient, project: &str) -> Result<u64> {
+    let n: Option<i64> = c
+        .query_opt(
+            "SELECT jobs FROM project_job_counts WHERE project_id = $1",
+            &[&project],
+        )?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}
+
+/// Adds `delta` to the project's job count (locking its row until commit); returns the new
+/// count.
+fn add_project_jobs(c: &mut impl GenericClient, project: &str, delta: i64) -> Result<u64> {
+    let n: i64 = c
+        .query_one(
+            "INSERT INTO project_job_counts (project_id, jobs) VALUES ($1, $2)
+             ON CONFLICT (project_id) DO UPDATE SET jobs = project_job_counts.jobs + $2
+             RETURNING jobs",
+            &[&project, &delta],
+        )?
+        .try_get(0)?;
+    Ok(n.max(0) as u64)
+}
+
+/// Takes `n` consecutive ids of `name` (`jobs` or `versions`); returns the first.
+fn take_ids(c: &mut impl GenericClient, name: &str, n: i64) -> Result<i64> {
+    Ok(c.query_one(
+        "UPDATE id_counters SET next = next + $2 WHERE name = $1 RETURNING next - $2",
+        &[&name, &n],
+    )?
+    .try_get(0)?)
+}
+
+fn upsert(job: &JobRecord, row: Row) -> IndexOp {
+    IndexOp::Upsert {
+        project: job.project_id.clone(),
+        workspace: job.workspace_id.clone(),
+        row,
+    }
+}
+
+fn remove(job: &JobRecord) -> IndexOp {
+    IndexOp::Remove {
+        project: job.project_id.clone(),
+        workspace: job.workspace_id.clone(),
+        job_id: job.job_id,
+    }
+}
+
+fn read_new_version(
+    tx: &mut Transaction<'_>,
+    job_id: i64,
+    version_id: i64,
+) -> Result<((JobRecord, VersionRecord), IndexOp)> {
+    let job = get_job_any(tx, job_id)?;
+    let v = get_version(tx, version_id)?.ok_or(StoreError::NotFound)?;
+    let op = upsert(&job, job_row(tx, job_id)?);
+    Ok(((job, v), op))
+}
+
+fn insert_version(
+    tx: &mut Transaction<'_>,
+    version_id: i64,
+    job_id: i64,
+    no: i64,
+    pre: Option<i64>,
+    v: &NewVersion,
+) -> Result<()> {
+    let config = serde_json::to_string(&v.config)?;
+    let status = i64::from(JobStatus::Init.code());
+    let engine_id = v.engine.as_ref().map(|e| e.engine_id);
+    let engine_type = v.engine.as_ref().map_or(0, |e| e.engine_type);
+    let engine_name = v.engine.as_ref().map_or("", |e| e.engine_name.as_str());
+    let engine_version = v.engine.as_ref().map_or("", |e| e.engine_version.as_str());
+    let workers = v.config.worker_server_num.unwrap_or(1);
+    tx.execute(
+        "INSERT INTO versions (version_id, job_id, version_no, pre_version_id, version_desc, status, create_time,
+            engine_id, engine_type, engine_name, engine_version, spec_id, spec_code, core, cpu, gpu_num, gpu_type,
+            worker_server_num, config)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        &[
+            &version_id,
+            &job_id,
+            &no,
+            &pre,
+            &v.version_desc,
+            &status,
+            &v.create_time,
+            &engine_id,
+            &engine_type,
+            &engine_name,
+            &engine_version,
+            &v.spec.spec_id,
+            &v.spec.spec_code,
+            &v.spec.core,
+            &v.spec.cpu,
+            &v.spec.gpu_num,
+            &v.spec.gpu_type,
+            &workers,
+            &config,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The first record (index) whose name is already used in `project`, if any.
+fn first_duplicate(
+    c: &mut impl GenericClient,
+    project: &str,
+    records: &[HistoryRecord],
+) -> Result<Option<usize>> {
+    let names: Vec<&str> = records.iter().map(|r| r.job_name.as_str()).collect();
+    let taken: std::collections::HashSet<(String, String)> = c
+        .query(
+            "SELECT workspace_id, job_name FROM jobs WHERE project_id = $1 AND job_name = ANY($2)",
+            &[&project, &names],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_>>()?;
+    Ok(records.iter().position(|r| {
+        taken.contains(&(
+            r.workspace_id.as_str().to_owned(),
+            r.job_name.as_str().to_owned(),
+        ))
+    }))
+}
+
+impl Engine for PgStore {
+    fn get_job(&self, project: &str, job_id: i64) -> Result<JobRecord> {
+        get_job(&mut *self.conn()?, project, job_id)
+    }
+
+    fn get_version(
+        &self,
+        project: &str,
+        job_id: i64,
+        version_id: i64,
+    ) -> Result<(JobRecord, VersionRecord)> {
+        let mut c = self.conn()?;
+        let job = get_job(&mut *c, project, job_id)?;
+        let v = get_version(&mut *c, version_id)?
+            .filter(|v| v.job_id == job_id)
+            .ok_or(StoreError::NotFound)?;
+        Ok((job, v))
+    }
+
+    fn version_by_id(&self, version_id: i64) -> Result<(JobRecord, VersionRecord)> {
+        let mut c = self.conn()?;
+        let v = get_version(&mut *c, version_id)?.ok_or(StoreError::NotFound)?;
+        let job = get_job_any(&mut *c, v.job_id)?;
+        Ok((job, v))
+    }
+
+    fn list_versions(&self, project: &str, job_id: i64) -> Result<(JobRecord, Vec<VersionRecord>)> {
+        let mut c = self.conn()?;
+        let job = get_job(&mut *c, project, job_id)?;
+        let rows = job_versions(&mut *c, job_id)?;
+        Ok((job, rows))
+    }
+
+    fn project_job_count(&self, project: &str) -> Result<u64> {
+        project_jobs(&mut *self.conn()?, project)
+    }
+
+    fn versions_in(&self, statuses: &[JobStatus]) -> Result<Vec<RunningVersion>> {
+        let codes: Vec<i64> = statuses.iter().map(|s| i64::from(s.code())).collect();
+        self.conn()?
+            .query(
+                "SELECT v.version_id, v.job_id, j.project_id, v.status, v.create_time, v.run_handle
+                 FROM versions v JOIN jobs j ON j.job_id = v.job_id
+                 WHERE v.status = ANY($1) ORDER BY v.version_id",
+                &[&codes],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(RunningVersion {
+                    version_id: r.try_get(0)?,
+                    job_id: r.try_get(1)?,
+                    project_id: r.try_get(2)?,
+                    status: status_of(r.try_get(3)?)?,
+                    create_time: r.try_get(4)?,
+                    run_handle: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    fn load_index(&self) -> Result<()> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        // no commit can be numbered while the lock is held: the snapshot read below and the
+        // install see the same set of commits
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[&self.lock_space, &LOCK_COMMIT_ORDER],
+        )?;
+        let mut scopes: HashMap<(String, String), Vec<Row>> = HashMap::new();
+        let params: [&(dyn ToSql + Sync); 0] = [];
+        let mut it = tx.query_raw(
+            &format!(
+                "SELECT j.project_id, j.workspace_id, {ROW_COLUMNS} {ROW_FROM} ORDER BY j.job_id"
+            ),
+            params,
+        )?;
+        while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut it)? {
+            let project: String = r.try_get(0)?;
+            let workspace: String = r.try_get(1)?;
+            scopes
+                .entry((project, workspace))
+                .or_default()
+                .push(row_from(&r, 2)?);
+        }
+        drop(it);
+        let mut ix = ListIndex::new();
+        for ((p, w), rows) in scopes {
+            ix.bulk_insert(&p, &w, rows);
+        }
+        self.feed.replace(ix);
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn list_jobs_sql(
+        &self,
+        project: &str,
+        q: &JobListQuery,
+        now_ms: i64,
+    ) -> Result<(u64, Vec<JobRow>)> {
+        let mut c = self.conn()?;
+        let codes: Vec<i64> = q.status.iter().map(|s| i64::from(s.code())).collect();
+        let live = "CASE WHEN v.status IN (8, 9) AND v.start_time IS NOT NULL THEN GREATEST(0, $3::BIGINT - v.start_time) ELSE GREATEST(0, v.duration) END";
+        let filter = "FROM jobs j JOIN versions v ON v.version_id = j.latest_version_id
+             WHERE j.project_id = $1 AND j.workspace_id = $2 AND v.status = ANY($5)
+               AND ($4 = '' OR strpos(j.job_name_folded, $4) > 0)";
+        let folded = search_fold(&q.search_content);
+        let ws = q.workspace_id.as_str();
+        let total: i64 = c
+            .query_one(
+                &format!("SELECT COUNT(*) {filter} AND $3::BIGINT = $3::BIGINT"),
+                &[&project, &ws, &now_ms, &folded, &codes],
+            )?
+            .try_get(0)?;
+        let col = match q.sort_by {
+            SortKey::JobName => "j.job_name".to_owned(),
+            SortKey::JobDesc => "j.job_desc".to_owned(),
+            SortKey::Status => "v.status".to_owned(),
+            SortKey::Duration => live.to_owned(),
+            SortKey::CreateTime => "v.create_time".to_owned(),
+            SortKey::VersionCount => "j.version_count".to_owned(),
+            SortKey::EngineType => "v.engine_type".to_owned(),
+        };
+        let dir = if q.order == Order::Desc {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let sql = format!(
+            "SELECT j.job_id, j.job_name, v.version_id, v.status, v.create_time, {live}, j.job_desc, j.version_count, v.engine_type
+             {filter} ORDER BY {col} {dir}, j.job_id {dir} LIMIT $6 OFFSET $7"
+        );
+        let limit = i64::from(q.per_page);
+        let offset = i64::try_from(q.offset()).unwrap_or(i64::MAX);
+        let rows = c
+            .query(
+                &sql,
+                &[&project, &ws, &now_ms, &folded, &codes, &limit, &offset],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(JobRow {
+                    job_id: r.try_get(0)?,
+                    job_name: r.try_get(1)?,
+                    version_id: r.try_get(2)?,
+                    status: status_of(r.try_get(3)?)?,
+                    create_time: r.try_get(4)?,
+                    duration: r.try_get(5)?,
+                    job_desc: r.try_get(6)?,
+                    version_count: r.try_get(7)?,
+                    engine_type: r.try_get(8)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((total.max(0) as u64, rows))
+    }
+
+    fn create_job(
+        &self,
+        new: &NewJob,
+        version: &NewVersion,
+        max_jobs: u64,
+    ) -> Result<Committed<(JobRecord, VersionRecord)>> {
+        self.write(|tx| {
+            if add_project_jobs(tx, &new.project_id, 1)? > max_jobs {
+                return Err(StoreError::QuotaExceeded { max_jobs });
+            }
+            let job_id = take_ids(tx, "jobs", 1)?;
+            let version_id = take_ids(tx, "versions", 1)?;
+            let inserted = tx.execute(
+                "INSERT INTO jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc, version_count, latest_version_id, next_version_no, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, 2, $8)",
+                &[&job_id, &new.project_id, &new.workspace_id, &new.job_name, &search_fold(&new.job_name), &new.job_desc, &version_id, &version.create_time],
+            );
+            match inserted {
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::DuplicateName {
+                        name: new.job_name.clone(),
+                        line: None,
+                    });
+                }
+                other => {
+                    other?;
+                }
+            }
+            insert_version(tx, version_id, job_id, 1, None, version)?;
+            read_new_version(tx, job_id, version_id)
+        })
+    }
+
+    fn create_version(
+        &self,
+        project: &str,
+        job_id: i64,
+        pre_version_id: i64,
+        version: &NewVersion,
+    ) -> Result<Committed<(JobRecord, VersionRecord)>> {
+        self.write(|tx| {
+            // lock the job row: concurrent version creates of one job get distinct numbers
+            let job = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1 AND project_id = $2 FOR UPDATE"
+                    ),
+                    &[&job_id, &project],
+                )?
+                .ok_or(StoreError::NotFound)?;
+            let job = job_from_row(&job)?;
+            let no = job.next_version_no;
+            let version_id = take_ids(tx, "versions", 1)?;
+            insert_version(tx, version_id, job_id, no, Some(pre_version_id), version)?;
+            tx.execute(
+                "UPDATE jobs SET latest_version_id = $1, version_count = version_count + 1, next_version_no = $2 WHERE job_id = $3",
+                &[&version_id, &(no + 1), &job_id],
+            )?;
+            read_new_version(tx, job_id, version_id)
+        })
+    }
+
+    fn update_job_desc(
+        &self,
+        project: &str,
+        job_id: i64,
+        desc: &str,
+    ) -> Result<Committed<JobRecord>> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE jobs SET job_desc = $1 WHERE job_id = $2 AND project_id = $3",
+                &[&desc, &job_id, &project],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let job = get_job_any(tx, job_id)?;
+            let op = upsert(&job, job_row(tx, job_id)?);
+            Ok((job, op))
+        })
+    }
+
+    fn delete_job(&self, project: &str, job_id: i64) -> Result<Committed<DeletedJob>> {
+        self.write(|tx| {
+            let job = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1 AND project_id = $2 FOR UPDATE"
+                    ),
+                    &[&job_id, &project],
+                )?
+                .ok_or(StoreError::NotFound)?;
+            let job = job_from_row(&job)?;
+            let versions = job_versions(tx, job_id)?;
+            tx.execute("DELETE FROM versions WHERE job_id = $1", &[&job_id])?;
+            tx.execute("DELETE FROM jobs WHERE job_id = $1", &[&job_id])?;
+            add_project_jobs(tx, project, -1)?;
+            let op = remove(&job);
+            Ok((DeletedJob { job, versions }, op))
+        })
+    }
+
+    fn delete_version(
+        &self,
+        project: &str,
+        job_id: i64,
+        version_id: i64,
+    ) -> Result<Committed<DeletedVersion>> {
+        self.write(|tx| {
+            let job = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1 AND project_id = $2 FOR UPDATE"
+                    ),
+                    &[&job_id, &project],
+                )?
+                .ok_or(StoreError::NotFound)?;
+            let job = job_from_row(&job)?;
+            let version = get_version(tx, version_id)?
+                .filter(|v| v.job_id == job_id)
+                .ok_or(StoreError::NotFound)?;
+            if job.version_count <= 1 {
+                tx.execute("DELETE FROM versions WHERE job_id = $1", &[&job_id])?;
+                tx.execute("DELETE FROM jobs WHERE job_id = $1", &[&job_id])?;
+                add_project_jobs(tx, project, -1)?;
+                let op = remove(&job);
+                return Ok((
+                    DeletedVersion::JobDeleted(DeletedJob {
+                        job,
+                        versions: vec![version],
+                    }),
+                    op,
+                ));
+            }
+            tx.execute("DELETE FROM versions WHERE version_id = $1", &[&version_id])?;
+            tx.execute(
+                "UPDATE jobs SET version_count = version_count - 1,
+                    latest_version_id = (SELECT MAX(version_id) FROM versions WHERE job_id = $1)
+                 WHERE job_id = $1",
+                &[&job_id],
+            )?;
+            let job = get_job_any(tx, job_id)?;
+            let op = upsert(&job, job_row(tx, job_id)?);
+            Ok((
+                DeletedVersion::Remaining {
+                    job,
+                    version: Box::new(version),
+                },
+                op,
+            ))
+        })
+    }
+
+    fn update_status(
+        &self,
+        version_id: i64,
+        u: &StatusUpdate,
+    ) -> Result<Committed<(JobRecord, VersionRecord)>> {
+        self.write(|tx| {
+            // the row lock makes the compare-and-set atomic against other replicas
+            let cur = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {VERSION_COLUMNS} FROM versions WHERE version_id = $1 FOR UPDATE"
+                    ),
+                    &[&version_id],
+                )?
+                .ok_or(StoreError::NotFound)?;
+            let cur = version_from_row(&cur)?;
+            if cur.status.is_terminal() {
+                return Err(StoreError::Conflict(cur.status));
+            }
+            if let Some(expected) = &u.expect
+                && !expected.contains(&cur.status)
+            {
+                return Err(StoreError::Conflict(cur.status));
+            }
+            let status = i64::from(u.status.code());
+            let set_handle = u.run_handle.is_some();
+            let handle = u.run_handle.clone().flatten();
+            tx.execute(
+                "UPDATE versions SET status = $1,
+                    start_time = COALESCE($2, start_time),
+                    end_time = COALESCE($3, end_time),
+                    duration = COALESCE($4, duration),
+                    exit_code = COALESCE($5, exit_code),
+                    status_reason = COALESCE($6, status_reason),
+                    run_handle = CASE WHEN $7 THEN $8 ELSE run_handle END
+                 WHERE version_id = $9",
+                &[
+                    &status,
+                    &u.start_time,
+                    &u.end_time,
+                    &u.duration,
+                    &u.exit_code,
+                    &u.status_reason,
+                    &set_handle,
+                    &handle,
+                    &version_id,
+                ],
+            )?;
+            let job = get_job_any(tx, cur.job_id)?;
+            let v = get_version(tx, version_id)?.ok_or(StoreError::NotFound)?;
+            let op = if job.latest_version_id == version_id {
+                upsert(&job, job_row(tx, cur.job_id)?)
+            } else {
+                IndexOp::None
+            };
+            Ok(((job, v), op))
+        })
+    }
+
+    fn import(
+        &self,
+        project: &str,
+        records: &[HistoryRecord],
+        max_jobs: u64,
+    ) -> Result<Committed<Imported>> {
+        let n = records.len() as i64;
+        let attempt = self.write(|tx| {
+            if add_project_jobs(tx, project, n)? > max_jobs {
+                // a duplicate name is reported before the quota
+                if let Some(i) = first_duplicate(tx, project, records)? {
+                    return Err(StoreError::DuplicateName {
+                        name: records[i].job_name.as_str().to_owned(),
+                        line: Some(i),
+                    });
+                }
+                return Err(StoreError::QuotaExceeded { max_jobs });
+            }
+            let first_job = take_ids(tx, "jobs", n)?;
+            let first_version = take_ids(tx, "versions", n)?;
+            copy_import(tx, project, records, first_job, first_version)?;
+            let rows = records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    (
+                        r.workspace_id.as_str().to_owned(),
+                        crate::sqlite::imported_row(
+                            r,
+                            first_job + i as i64,
+                            first_version + i as i64,
+                        ),
+                    )
+                })
+                .collect();
+            let imported = Imported {
+                count: n as u64,
+                first_job_id: if n > 0 { first_job } else { 0 },
+                last_job_id: if n > 0 { first_job + n - 1 } else { 0 },
+            };
+            Ok((
+                imported,
+                IndexOp::Bulk {
+                    project: project.to_owned(),
+                    rows,
+                },
+            ))
+        });
+        match attempt {
+            // COPY stops at the first name already used without saying which record: find it
+            Err(StoreError::Backend(e))
+                if e.downcast_ref::<postgres::Error>()
+                    .is_some_and(is_unique_violation) =>
+            {
+                match first_duplicate(&mut *self.conn()?, project, records)? {
+                    Some(i) => Err(StoreError::DuplicateName {
+                        name: records[i].job_name.as_str().to_owned(),
+                        line: Some(i),
+                    }),
+                    None => Err(StoreError::Backend(e)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn auth(&self) -> &dyn crate::auth::AuthEngine {
+        self
+    }
+
+    fn configs(&self) -> &dyn crate::configs::ConfigEngine {
+        self
+    }
+}
+
+/// Writes the jobs and versions of an import with binary `COPY`.
+fn copy_import(
+    tx: &mut Transaction<'_>,
+    project: &str,
+    records: &[HistoryRecord],
+    first_job: i64,
+    first_version: i64,
+) -> Result<()> {
+    {
+        let sink = tx.copy_in(
+            "COPY jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc, version_count, latest_version_id, next_version_no, created_at) FROM STDIN (FORMAT binary)",
+        )?;
+        let types = [
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+        ];
+        let mut w = BinaryCopyInWriter::new(sink, &types);
+        for (i, r) in records.iter().enumerate() {
+            let name = r.job_name.as_str();
+            w.write(&[
+                &(first_job + i as i64),
+                &project,
+                &r.workspace_id.as_str(),
+                &name,
+                &search_fold(name),
+                &r.job_desc,
+                &1i64,
+                &(first_version + i as i64),
+                &2i64,
+                &r.create_time,
+            ])?;
+        }
+        w.finish()?;
+    }
+    let sink = tx.copy_in(
+        "COPY versions (version_id, job_id, version_no, status, create_time, start_time, end_time, duration, engine_type, worker_server_num, imported) FROM STDIN (FORMAT binary)",
+    )?;
+    let types = [
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::BOOL,
+    ];
+    let mut w = BinaryCopyInWriter::new(sink, &types);
+    for (i, r) in records.iter().enumerate() {
+        w.write(&[
+            &(first_version + i as i64),
+            &(first_job + i as i64),
+            &1i64,
+            &i64::from(r.status.code()),
+            &r.create_time,
+            &r.start_time,
+            &r.end_time,
+            &r.duration(),
+            &r.engine_type,
+            &r.worker_server_num,
+            &true,
+        ])?;
+    }
+    w.finish()?;
+    Ok(())
+}
