@@ -7,6 +7,7 @@
 # the directory is removed).
 #
 #   eval "$(bash .ci/postgres.sh start)"     # sets TRAINYARD_TEST_PG_URL, TRAINYARD_PG_DIR
+#   URL=$(bash .ci/postgres.sh createdb NAME)  # a fresh database of that cluster, its URL
 #   ...
 #   bash .ci/postgres.sh stop "$TRAINYARD_PG_DIR"
 set -euo pipefail
@@ -37,6 +38,13 @@ start)
   echo "export TRAINYARD_TEST_PG_URL=postgres://trainyard@127.0.0.1:$PORT/trainyard"
   echo "export TRAINYARD_REQUIRE_PG=1"
   ;;
+createdb)
+  NAME=${2:?a database name}
+  : "${TRAINYARD_TEST_PG_URL:?start the cluster first}"
+  HOSTPORT=${TRAINYARD_TEST_PG_URL#*@}; HOSTPORT=${HOSTPORT%%/*}
+  runuser -u postgres -- "$(bin)/createdb" -h "${HOSTPORT%:*}" -p "${HOSTPORT#*:}" -U trainyard "$NAME" >&2
+  echo "postgres://trainyard@$HOSTPORT/$NAME"
+  ;;
 stop)
   DIR=${2:?the cluster directory (TRAINYARD_PG_DIR)}
   if [ -f "$DIR/data/postmaster.pid" ]; then
@@ -48,7 +56,7 @@ stop)
   rm -rf "$DIR"
   ;;
 *)
-  echo "usage: $0 start | stop DIR" >&2
+  echo "usage: $0 start | createdb NAME | stop DIR" >&2
   exit 2
   ;;
 esac

@@ -184,6 +184,13 @@ impl ListIndex {
         self.scopes.values().map(|s| s.len).sum()
     }
 
+    /// The (project, workspace) scopes that hold jobs, sorted.
+    pub fn scopes(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self.scopes.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// True when no job is indexed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

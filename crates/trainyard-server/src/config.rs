@@ -77,6 +77,17 @@ pub struct ExecutorConfig {
     pub kind: ExecutorKind,
 }
 
+/// A database URL; its password never shows in `Debug` (logs, error messages).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&trainyard_store::redact_url(&self.0))
+    }
+}
+
 /// The server's configuration (`trainyard serve`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerConfig {
@@ -84,6 +95,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Data directory: SQLite file, logs, credentials (default `./trainyard-data`).
     pub data_dir: PathBuf,
+    /// The database, when not the data directory's SQLite file: a `postgres://` URL (several
+    /// servers may share it; `database` in TOML, `TRAINYARD_DATABASE`, `--database`).
+    pub database: Option<DatabaseUrl>,
     /// Jobs a project may hold, all workspaces (default 10000): `job_count_limit`.
     pub max_jobs: u64,
     /// Versions of a project that may run at once (default 4): `quotas`.
@@ -174,6 +188,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("trainyard-data"),
+            database: None,
             max_jobs: 10_000,
             quotas: 4,
             max_running: cpus * 4,
@@ -221,6 +236,7 @@ impl ServerConfig {
         fig = fig.merge(Env::prefixed("TRAINYARD_").only(&[
             "listen",
             "data_dir",
+            "database",
             "max_jobs",
             "quotas",
             "max_running",
@@ -251,6 +267,7 @@ impl ServerConfig {
 
     /// Checks the combination: `insecure_no_auth` only on loopback; ids unique; limits sane.
     pub fn validate(&self) -> Result<(), String> {
+        self.store_location()?;
         if self.insecure_no_auth && !self.listen.ip().is_loopback() {
             return Err(format!(
                 "--insecure-no-auth is refused with a non-loopback listen address ({}): bind 127.0.0.1",
@@ -304,9 +321,21 @@ impl ServerConfig {
         self.data_dir.join("trainyard.db")
     }
 
-    /// Where the store lives: the SQLite file of the data directory.
-    pub fn store_location(&self) -> trainyard_store::Location {
-        trainyard_store::Location::Sqlite(self.db_path())
+    /// Where the store lives: `database` when set, else the SQLite file of the data
+    /// directory. Errors: a `database` URL that is not `postgres://` (see [`Self::validate`]).
+    pub fn store_location(&self) -> Result<trainyard_store::Location, String> {
+        trainyard_store::Location::choose(
+            self.database.as_ref().map(|d| d.0.as_str()),
+            &self.data_dir,
+        )
+    }
+
+    /// True when the store is the data directory's SQLite file.
+    pub fn uses_sqlite(&self) -> bool {
+        matches!(
+            self.store_location(),
+            Ok(trainyard_store::Location::Sqlite(_))
+        )
     }
 
     /// The sealing key file: `auth_key_file`, else `<data_dir>/auth.key`.

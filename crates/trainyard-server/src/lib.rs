@@ -49,13 +49,19 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
         metrics::install();
     }
     let db = config.db_path();
-    datadir::precreate_db(&db)?;
+    let sqlite = config.uses_sqlite();
+    if sqlite {
+        datadir::precreate_db(&db)?;
+    }
     let sealer = auth::load_sealer(&config)?;
-    let location = config.store_location();
+    let location = config.store_location().map_err(anyhow::Error::msg)?;
+    tracing::info!(store = ?location, "opening the store");
     let store = tokio::task::spawn_blocking(move || Store::open(&location))
         .await?
         .context("opening the store")?;
-    datadir::secure_db_files(&db)?;
+    if sqlite {
+        datadir::secure_db_files(&db)?;
+    }
     let store = Arc::new(store);
     let st = store.clone();
     let sealer =

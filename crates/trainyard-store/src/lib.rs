@@ -29,6 +29,7 @@
 pub mod auth;
 mod committed;
 pub mod configs;
+pub mod copy;
 mod error;
 mod postgres;
 mod records;
@@ -214,6 +215,7 @@ pub(crate) trait Engine: Send + Sync {
     ) -> Result<Committed<Imported>>;
 
     fn auth(&self) -> &dyn auth::AuthEngine;
+    fn copy(&self) -> &dyn copy::CopyEngine;
     fn configs(&self) -> &dyn configs::ConfigEngine;
 }
 

@@ -25,6 +25,17 @@ pub struct DataDirArgs {
         value_name = "DIR"
     )]
     data_dir: PathBuf,
+    /// The database when it is not the data directory's SQLite file (a postgres:// URL).
+    #[arg(long, global = true, env = "TRAINYARD_DATABASE", value_name = "URL")]
+    database: Option<String>,
+    /// The sealing key file [default: <data-dir>/auth.key].
+    #[arg(
+        long,
+        global = true,
+        env = "TRAINYARD_AUTH_KEY_FILE",
+        value_name = "FILE"
+    )]
+    auth_key_file: Option<PathBuf>,
 }
 
 /// `trainyard users ...`.
@@ -153,12 +164,22 @@ fn open(args: &DataDirArgs) -> anyhow::Result<Opened> {
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
     let cfg = ServerConfig {
         data_dir: args.data_dir.clone(),
+        database: args
+            .database
+            .clone()
+            .map(trainyard_server::config::DatabaseUrl),
+        auth_key_file: args.auth_key_file.clone(),
         ..ServerConfig::default()
     };
+    let location = cfg.store_location().map_err(anyhow::Error::msg)?;
     // the same modes as `serve` (no lock: a running server may own the directory)
-    trainyard_server::datadir::precreate_db(&cfg.db_path())?;
-    let store = Store::open(&cfg.store_location()).context("opening the store")?;
-    trainyard_server::datadir::secure_db_files(&cfg.db_path())?;
+    if cfg.uses_sqlite() {
+        trainyard_server::datadir::precreate_db(&cfg.db_path())?;
+    }
+    let store = Store::open(&location).context("opening the store")?;
+    if cfg.uses_sqlite() {
+        trainyard_server::datadir::secure_db_files(&cfg.db_path())?;
+    }
     Ok(Opened { store, config: cfg })
 }
 

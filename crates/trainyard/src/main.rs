@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod cli;
+mod migrate;
 mod serve;
 mod traces;
 
@@ -37,6 +38,11 @@ enum Command {
     ///
     /// Example: `trainyard projects add research`
     Projects(admin::ProjectsArgs),
+    /// Copy a one-machine store (a data directory) into an empty PostgreSQL database, and check
+    /// the copy.
+    ///
+    /// Example: `trainyard migrate --from ./trainyard-data --to postgres://trainyard@db/trainyard`
+    Migrate(migrate::MigrateArgs),
     /// Benchmarks: synthetic job history (`bench gen`) and the job-list benchmark (`bench list`).
     ///
     /// Example: `trainyard bench list --jobs 1000000`
@@ -90,6 +96,10 @@ fn main() -> ExitCode {
             Command::Keys(args) => admin::keys(args),
             Command::Projects(args) => admin::projects(args),
             Command::Bench(args) => bench::run(args).await,
+            Command::Migrate(args) => tokio::task::spawn_blocking(move || migrate::run(args))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r),
             Command::Jobs(args) => cli::jobs::run(&cli.conn, args).await,
             Command::Specs(args) => cli::meta::specs(&cli.conn, &args).await,
             Command::Engines(args) => cli::meta::engines(&cli.conn, &args).await,

@@ -15,6 +15,11 @@ pub struct ServeArgs {
     /// Data directory for the SQLite store, logs and credentials [default: ./trainyard-data; env TRAINYARD_DATA_DIR].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The database instead of the data directory's SQLite file: a postgres:// URL, shared by
+    /// every replica [env TRAINYARD_DATABASE; TOML `database`]. The data directory still holds
+    /// this replica's logs and lock.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Jobs a project may hold, all workspaces [default: 10000; env TRAINYARD_MAX_JOBS].
     #[arg(long, value_name = "N")]
     max_jobs: Option<u64>,
@@ -107,6 +112,9 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = &args.data_dir {
         c.data_dir = v.clone();
+    }
+    if let Some(v) = &args.database {
+        c.database = Some(trainyard_server::config::DatabaseUrl(v.clone()));
     }
     if let Some(v) = args.max_jobs {
         c.max_jobs = v;

@@ -228,7 +228,7 @@ pub fn seed_auth(dir: &std::path::Path) -> (String, String, String, String) {
         data_dir: dir.to_path_buf(),
         ..ServerConfig::default()
     };
-    let store = trainyard_store::Store::open(&cfg.store_location()).unwrap();
+    let store = trainyard_store::Store::open(&cfg.store_location().unwrap()).unwrap();
     let sealer = Sealer::load_or_create(&dir.join(trainyard_server::auth::KEY_FILE)).unwrap();
     store.add_project(Some(PROJECT), "main", 1).unwrap();
     store.add_project(Some(PROJECT2), "second", 1).unwrap();
@@ -278,7 +278,7 @@ impl AuthServer {
             data_dir: self.server.dir.path().to_path_buf(),
             ..ServerConfig::default()
         };
-        trainyard_store::Store::open(&cfg.store_location()).unwrap()
+        trainyard_store::Store::open(&cfg.store_location().unwrap()).unwrap()
     }
 
     /// Sends a request signed with `ak`/`sk` dated `date_ms`; `target` is the path with its

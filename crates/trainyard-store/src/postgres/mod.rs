@@ -19,6 +19,7 @@
 
 mod auth;
 mod configs;
+mod copy;
 mod schema;
 
 use crate::committed::{Committed, Feed};
@@ -891,6 +892,10 @@ impl Engine for PgStore {
     }
 
     fn configs(&self) -> &dyn crate::configs::ConfigEngine {
+        self
+    }
+
+    fn copy(&self) -> &dyn crate::copy::CopyEngine {
         self
     }
 }

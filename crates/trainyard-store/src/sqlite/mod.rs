@@ -557,6 +557,10 @@ impl Engine for SqliteStore {
     fn configs(&self) -> &dyn crate::configs::ConfigEngine {
         self
     }
+
+    fn copy(&self) -> &dyn crate::copy::CopyEngine {
+        self
+    }
 }
 
 /// The list row of an imported record.
@@ -805,4 +809,168 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
         run_handle: r.get(24)?,
         imported: r.get::<_, i64>(25)? != 0,
     })
+}
+
+fn unsupported(what: &str) -> StoreError {
+    StoreError::Backend(format!("{what} is not supported by the SQLite engine").into())
+}
+
+impl crate::copy::CopyEngine for SqliteStore {
+    fn dump_accounts(&self) -> Result<crate::copy::AccountsDump> {
+        use crate::copy::{AccessKeyRow, AccountsDump, TokenRowFull, UserRow};
+        let conn = self.read();
+        let mut d = AccountsDump::default();
+        let mut stmt = conn.prepare("SELECT project_id, name, created_at FROM projects")?;
+        d.projects = stmt
+            .query_map([], |r| {
+                Ok(crate::auth::ProjectRecord {
+                    project_id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT user_id, name, domain, password_hash, created_at, removed_at FROM users",
+        )?;
+        d.users = stmt
+            .query_map([], |r| {
+                Ok(UserRow {
+                    user_id: r.get(0)?,
+                    name: r.get(1)?,
+                    domain: r.get(2)?,
+                    password_hash: r.get(3)?,
+                    created_at: r.get(4)?,
+                    removed_at: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare("SELECT user_id, project_id FROM user_projects")?;
+        d.user_projects = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT access_key, secret_sealed, user_id, created_at, revoked_at FROM access_keys",
+        )?;
+        d.access_keys = stmt
+            .query_map([], |r| {
+                Ok(AccessKeyRow {
+                    access_key: r.get(0)?,
+                    secret_sealed: r.get(1)?,
+                    user_id: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT token_sha256, user_id, project_id, issued_at, expires_at, revoked_at FROM tokens",
+        )?;
+        d.tokens = stmt
+            .query_map([], |r| {
+                Ok(TokenRowFull {
+                    token_sha256: r.get(0)?,
+                    user_id: r.get(1)?,
+                    project_id: r.get(2)?,
+                    issued_at: r.get(3)?,
+                    expires_at: r.get(4)?,
+                    revoked_at: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT project_id, config_name, config_desc, config, create_time, update_time FROM training_job_configs ORDER BY config_id",
+        )?;
+        let raw: Vec<(String, String, String, String, i64, i64)> = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        for (project_id, config_name, config_desc, json, create_time, update_time) in raw {
+            d.configs.push(crate::configs::ConfigRecord {
+                project_id,
+                config_name,
+                config_desc,
+                config: serde_json::from_str(&json)?,
+                create_time,
+                update_time,
+            });
+        }
+        drop(stmt);
+        d.key_check = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'sealing_key_check'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let next = |table: &str| -> Result<i64> {
+            let seq: Option<i64> = conn
+                .query_row(
+                    "SELECT seq FROM sqlite_sequence WHERE name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let max: Option<i64> =
+                conn.query_row(&format!("SELECT MAX(rowid) FROM {table}"), [], |r| r.get(0))?;
+            Ok(seq.unwrap_or(0).max(max.unwrap_or(0)) + 1)
+        };
+        d.next_ids = (next("jobs")?, next("versions")?);
+        Ok(d)
+    }
+
+    fn dump_jobs(&self, after: i64, limit: usize) -> Result<Vec<crate::copy::JobDump>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id > ?1 ORDER BY job_id LIMIT ?2"
+        ))?;
+        let jobs = stmt
+            .query_map(params![after, limit as i64], job_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut types = conn.prepare_cached(
+            "SELECT engine_type FROM versions WHERE job_id = ?1 ORDER BY version_id DESC",
+        )?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let versions = job_versions(&conn, job.job_id)?;
+            let engine_types = types
+                .query_map([job.job_id], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?;
+            out.push(crate::copy::JobDump {
+                job,
+                versions,
+                engine_types,
+            });
+        }
+        Ok(out)
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.read().query_row(
+            "SELECT NOT EXISTS(SELECT 1 FROM jobs) AND NOT EXISTS(SELECT 1 FROM users)
+                AND NOT EXISTS(SELECT 1 FROM projects) AND NOT EXISTS(SELECT 1 FROM training_job_configs)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn restore_accounts(&self, _: &crate::copy::AccountsDump) -> Result<()> {
+        Err(unsupported("copying into a store"))
+    }
+
+    fn restore_jobs(&self, _: &[crate::copy::JobDump]) -> Result<()> {
+        Err(unsupported("copying into a store"))
+    }
+
+    fn finish_restore(&self) -> Result<()> {
+        Err(unsupported("copying into a store"))
+    }
 }

@@ -72,3 +72,138 @@ fn harness() -> Option<Harness> {
 }
 
 store_test_suite!(harness);
+
+/// `Store::copy_into` (what `trainyard migrate` runs): a SQLite store with jobs, imports,
+/// versions, statuses, a deleted job, accounts and configs, copied into an empty PostgreSQL
+/// schema, reads back the same through the API, and ids continue after the source's.
+#[test]
+fn copy_from_sqlite_into_postgres() {
+    use crate::conformance::{hist, new_job, new_version};
+    use trainyard_api::list::{JobListQuery, Order, SortKey};
+    use trainyard_api::status::JobStatus;
+    use trainyard_store::StatusUpdate;
+    use trainyard_store::auth::{ProjectRef, Sealer, TokenCheck};
+    let Some(admin) = pg_url() else {
+        eprintln!("copy_from_sqlite_into_postgres: PostgreSQL not available, not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = Store::open(&Location::Sqlite(dir.path().join("t.db"))).unwrap();
+    let sealer = Sealer::from_key([5; 32]);
+    src.check_sealer(&sealer).unwrap();
+    let p = src.add_project(Some("p"), "main", 1).unwrap();
+    src.add_user("alice", "alice", "correct horse", &["p".into()], 2)
+        .unwrap();
+    let key = src.create_access_key(&sealer, "alice", "alice", 3).unwrap();
+    let token = src
+        .login(
+            "alice",
+            "alice",
+            "correct horse",
+            ProjectRef::Id("p"),
+            10,
+            1_000_000,
+        )
+        .unwrap()
+        .unwrap();
+    src.create_config("p", "cfg", "d", &serde_json::Map::new(), 5)
+        .unwrap();
+    src.import(
+        "p",
+        &[
+            hist("h1", "0", 10, 1, Some(2), Some(9)),
+            hist("h2", "w", 11, 3, None, None),
+        ],
+        100,
+    )
+    .unwrap();
+    let (a, va) = src
+        .create_job(&new_job("a", "0"), &new_version(20), 100)
+        .unwrap();
+    let (_, va2) = src
+        .create_version("p", a.job_id, va.version_id, &new_version(21))
+        .unwrap();
+    let mut up = StatusUpdate::to(JobStatus::Running);
+    up.start_time = Some(22);
+    up.run_handle = Some(Some("{\"x\":1}".into()));
+    src.update_status(va2.version_id, &up).unwrap();
+    let (gone, _) = src
+        .create_job(&new_job("gone", "0"), &new_version(30), 100)
+        .unwrap();
+    src.delete_job("p", gone.job_id).unwrap();
+
+    let schema = Schema::create(&admin);
+    let dst = Store::open(&Location::Postgres(schema.url.clone())).unwrap();
+    let report = src.copy_into(&dst, |_| {}).unwrap();
+    assert_eq!((report.jobs, report.versions, report.users), (3, 4, 1));
+    assert_eq!(
+        (report.access_keys, report.tokens, report.configs),
+        (1, 1, 1)
+    );
+    // a second copy into the same (now non-empty) target is refused
+    assert!(src.copy_into(&dst, |_| {}).is_err());
+
+    dst.check_sealer(&sealer).unwrap();
+    assert!(dst.check_sealer(&Sealer::from_key([6; 32])).is_err());
+    let secret = dst
+        .access_key_secret(&sealer, &key.access_key)
+        .unwrap()
+        .unwrap();
+    assert_eq!(secret.secret, key.secret_key.as_bytes());
+    assert_eq!(secret.identity.projects, vec![p.project_id.clone()]);
+    assert!(matches!(
+        dst.check_token(&token.token, 20).unwrap(),
+        TokenCheck::Valid(_)
+    ));
+    assert!(
+        dst.login(
+            "alice",
+            "alice",
+            "correct horse",
+            ProjectRef::Name("main"),
+            30,
+            10
+        )
+        .unwrap()
+        .is_some()
+    );
+    assert_eq!(
+        dst.get_config("p", "cfg").unwrap(),
+        src.get_config("p", "cfg").unwrap()
+    );
+    assert_eq!(
+        dst.list_versions("p", a.job_id).unwrap(),
+        src.list_versions("p", a.job_id).unwrap()
+    );
+    for ws in ["0", "w"] {
+        for key in SortKey::ALL {
+            let q = JobListQuery {
+                sort_by: key,
+                order: Order::Asc,
+                per_page: 100,
+                workspace_id: trainyard_api::params::WorkspaceId::parse(ws).unwrap(),
+                ..JobListQuery::default()
+            };
+            assert_eq!(
+                dst.list_jobs_sql("p", &q, 100).unwrap(),
+                src.list_jobs_sql("p", &q, 100).unwrap()
+            );
+        }
+    }
+    assert_eq!(dst.project_job_count("p").unwrap(), 3);
+    // ids continue after every id the source handed out, the deleted job's included
+    let (next, v) = dst
+        .create_job(&new_job("next", "0"), &new_version(40), 100)
+        .unwrap();
+    assert!(
+        next.job_id > gone.job_id,
+        "{} <= {}",
+        next.job_id,
+        gone.job_id
+    );
+    assert!(v.version_id > va2.version_id + 1);
+    let u = dst
+        .add_user("bob", "bob", "correct horse", &["p".into()], 50)
+        .unwrap();
+    assert!(u.user_id > 1);
+}
