@@ -73,6 +73,14 @@ enum Command {
     Completions(cli::CompletionsArgs),
 }
 
+/// Runs blocking work (the store's synchronous calls) off the async runtime's threads.
+async fn blocking(f: impl FnOnce() -> anyhow::Result<()> + Send + 'static) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r)
+}
+
 fn main() -> ExitCode {
     // Before any thread starts: `time` reads the local offset only in a single-threaded process.
     cli::output::init_local_offset();
@@ -92,14 +100,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
-            Command::Users(args) => admin::users(args),
-            Command::Keys(args) => admin::keys(args),
-            Command::Projects(args) => admin::projects(args),
+            Command::Users(args) => blocking(move || admin::users(args)).await,
+            Command::Keys(args) => blocking(move || admin::keys(args)).await,
+            Command::Projects(args) => blocking(move || admin::projects(args)).await,
             Command::Bench(args) => bench::run(args).await,
-            Command::Migrate(args) => tokio::task::spawn_blocking(move || migrate::run(args))
-                .await
-                .map_err(anyhow::Error::from)
-                .and_then(|r| r),
+            Command::Migrate(args) => blocking(move || migrate::run(args)).await,
             Command::Jobs(args) => cli::jobs::run(&cli.conn, args).await,
             Command::Specs(args) => cli::meta::specs(&cli.conn, &args).await,
             Command::Engines(args) => cli::meta::engines(&cli.conn, &args).await,

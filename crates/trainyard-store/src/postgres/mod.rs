@@ -4,9 +4,11 @@
 //!   blocking, like the rest of the store, and runs on `spawn_blocking` in the server).
 //! - Migrations (`schema.rs`) run at open in one transaction under an advisory lock.
 //! - **Commit order**: a write that changes the job list takes a transaction-scoped advisory
-//!   lock right before its commit and numbers the commit while holding it (the lock is released
-//!   only after the commit is visible), so commit numbers follow commit order, as SQLite's single
-//!   writer gives. The lock is held only from the last statement to the commit.
+//!   lock right before its commit, reads the job's list row again under it, and numbers the
+//!   commit while holding it (the lock is released only after the commit is visible), so
+//!   commit numbers follow commit order and each change is the row as of its commit, as
+//!   SQLite's single writer gives. The lock is held only from the last statements to the
+//!   commit.
 //! - **Ids** come from rows of `id_counters` (`UPDATE … RETURNING`): a create or an import takes
 //!   a block of consecutive ids in its own transaction, the row lock serialising concurrent id
 //!   takers until commit; ids of committed jobs are never handed out again.
@@ -87,9 +89,32 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
+/// The pool, closed on a thread of its own: the synchronous client blocks on a private
+/// runtime when it closes a connection, which must not happen on an async runtime's thread
+/// (where the last `Store` handle may be dropped).
+struct OwnedPool(Option<Pool>);
+
+impl Drop for OwnedPool {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
+}
+
+impl std::ops::Deref for OwnedPool {
+    type Target = Pool;
+    fn deref(&self) -> &Pool {
+        match &self.0 {
+            Some(p) => p,
+            None => unreachable!("the pool is taken only when dropped"),
+        }
+    }
+}
+
 /// The PostgreSQL engine (see module docs).
 pub(crate) struct PgStore {
-    pool: Pool,
+    pool: OwnedPool,
     feed: Arc<Feed>,
     /// First key of this database's advisory locks: a hash of the database and schema name,
     /// so stores in different schemas of one database (tests) do not share locks.
@@ -119,7 +144,7 @@ impl PgStore {
         migrate(&mut conn, lock_space)?;
         drop(conn);
         Ok(PgStore {
-            pool,
+            pool: OwnedPool(Some(pool)),
             feed,
             lock_space,
         })
@@ -137,11 +162,17 @@ impl PgStore {
     ) -> Result<Committed<T>> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction()?;
-        let (value, op) = f(&mut tx)?;
+        let (value, mut op) = f(&mut tx)?;
         tx.execute(
             "SELECT pg_advisory_xact_lock($1, $2)",
             &[&self.lock_space, &LOCK_COMMIT_ORDER],
         )?;
+        // Read the list row again now that no other list-changing write can commit before
+        // this one: a row read earlier may miss a write (of another row of the same job, e.g.
+        // its description vs its latest version's status) that committed in between.
+        if let IndexOp::Upsert { row, .. } = &mut op {
+            *row = job_row(&mut tx, row.job_id)?;
+        }
         let number = self.feed.issue();
         let committed = Committed::new(value, op, number, &self.feed);
         match tx.commit() {

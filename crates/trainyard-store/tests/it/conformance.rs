@@ -42,6 +42,7 @@ macro_rules! store_test_suite {
             index_follows_every_write,
             index_equals_sql_after_random_writes,
             quota_is_atomic_across_handles,
+            racing_writes_to_one_job_keep_the_index_exact,
             ids_are_unique_across_handles,
             versions_in_and_version_lookups,
             users_keys_tokens_and_revocation,
@@ -740,6 +741,56 @@ pub fn quota_is_atomic_across_handles(h: &Harness) {
     // 60 attempts of 1-2 jobs each against a limit of 25: the limit is reached exactly or
     // within one 2-job import of it
     assert!(created >= max_jobs - 1, "{created} jobs created");
+}
+
+/// Two writers change different rows of one job at once (its description; its versions and
+/// their statuses): every change reaches the index as the job's row at that commit, so the
+/// final index row equals the stored one (a row read before another write committed must not
+/// be applied after it).
+pub fn racing_writes_to_one_job_keep_the_index_exact(h: &Harness) {
+    let store = Arc::new((h.open)());
+    let (job, v) = store
+        .create_job(&new_job("a", "0"), &new_version(1), 10)
+        .unwrap();
+    let (s1, s2) = (store.clone(), store.clone());
+    let job_id = job.job_id;
+    let desc = std::thread::spawn(move || {
+        for i in 0..40 {
+            s1.update_job_desc("p", job_id, &format!("d{i}")).unwrap();
+        }
+    });
+    let versions = std::thread::spawn(move || {
+        let mut pre = v.version_id;
+        for i in 0..20 {
+            let (_, nv) = s2
+                .create_version("p", job_id, pre, &new_version(2 + i))
+                .unwrap();
+            let mut up = StatusUpdate::to(JobStatus::ImageCreating);
+            up.expect = Some(vec![JobStatus::Init]);
+            s2.update_status(nv.version_id, &up).unwrap();
+            pre = nv.version_id;
+        }
+    });
+    desc.join().unwrap();
+    versions.join().unwrap();
+    let row = store.index().read().get("p", "0", job_id).cloned().unwrap();
+    let stored = (h.open)();
+    let (j, vs) = stored.list_versions("p", job_id).unwrap();
+    assert_eq!(
+        (
+            row.job_desc.as_str(),
+            row.version_id,
+            row.status,
+            row.version_count
+        ),
+        (
+            j.job_desc.as_str(),
+            vs[0].version_id,
+            vs[0].status,
+            j.version_count
+        )
+    );
+    assert_index_matches(&store, "p", &["0"], 100);
 }
 
 /// Ids from concurrent writers on several handles are unique, and each handle sees its own
