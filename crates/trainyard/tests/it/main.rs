@@ -4,5 +4,6 @@ mod admin;
 mod cli;
 mod durability;
 mod executor;
+mod ops;
 mod runs;
 mod server;
