@@ -79,12 +79,27 @@ impl HistoryRecord {
             Some(w) => WorkspaceId::parse(w)?,
             None => WorkspaceId::default(),
         };
-        let code = int("status")?.ok_or_else(|| ApiError::invalid("status is required"))?;
-        let status = JobStatus::from_code(code)
-            .filter(|s| s.is_terminal())
-            .ok_or_else(|| {
-                ApiError::invalid(format!("status must be a terminal status code, got {code}"))
-            })?;
+        // a code (10) or a name (`COMPLETED`, `JOBSTAT_COMPLETED`, any case) [trainyard]
+        let status = match obj.get("status") {
+            Some(Value::String(name)) => JobStatus::parse_loose(name)
+                .filter(|s| s.is_terminal())
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "status must be a terminal status code or name (COMPLETED, FAILED, KILLED, ...), got {:?}",
+                        name.chars().take(40).collect::<String>()
+                    ))
+                })?,
+            _ => {
+                let code = int("status")?.ok_or_else(|| ApiError::invalid("status is required"))?;
+                JobStatus::from_code(code)
+                    .filter(|s| s.is_terminal())
+                    .ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "status must be a terminal status code, got {code}"
+                        ))
+                    })?
+            }
+        };
         let create_time =
             int("create_time")?.ok_or_else(|| ApiError::invalid("create_time is required"))?;
         if create_time < 0 {
@@ -153,4 +168,40 @@ pub struct ImportResponse {
     pub first_job_id: i64,
     /// Id of the last line's job.
     pub last_job_id: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(status: Value) -> Result<HistoryRecord, ApiError> {
+        let v = serde_json::json!({"job_name": "a", "create_time": 1, "status": status});
+        HistoryRecord::from_json(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn status_by_code_or_name() {
+        for (given, want) in [
+            (Value::from(10), JobStatus::Completed),
+            (Value::from("COMPLETED"), JobStatus::Completed),
+            (Value::from("jobstat_failed"), JobStatus::Failed),
+            (Value::from("Killed"), JobStatus::Killed),
+        ] {
+            assert_eq!(rec(given.clone()).unwrap().status, want, "{given}");
+        }
+        // not terminal, unknown, wrong type: 400 naming the field
+        for bad in [
+            Value::from("RUNNING"),
+            Value::from("DONE"),
+            Value::from(8),
+            Value::from(true),
+        ] {
+            let e = rec(bad.clone()).unwrap_err();
+            assert!(
+                e.message.starts_with("status must be"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+    }
 }

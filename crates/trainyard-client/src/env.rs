@@ -135,7 +135,9 @@ impl CredentialsFile {
     /// The places [`Session::from_env`](crate::Session::from_env) looks for the file, in order:
     /// `$TRAINYARD_CREDENTIALS_FILE` alone when it is set; otherwise
     /// `$TRAINYARD_DATA_DIR/credentials.json` (when the variable is set), then
-    /// `./trainyard-data/credentials.json`.
+    /// `./trainyard-data/credentials.json`, then the per-user file [`user_credentials_path`]
+    /// (`$XDG_CONFIG_HOME/trainyard/credentials.json`, else
+    /// `~/.config/trainyard/credentials.json`; what `trainyard login` writes).
     pub fn search_paths() -> Vec<PathBuf> {
         search_paths(&|k| std::env::var(k).ok())
     }
@@ -165,7 +167,26 @@ fn search_paths(env: Lookup<'_>) -> Vec<PathBuf> {
         v.push(Path::new(&dir).join(CREDENTIALS_FILE_NAME));
     }
     v.push(Path::new(DEFAULT_DATA_DIR).join(CREDENTIALS_FILE_NAME));
+    if let Some(p) = user_path(env) {
+        v.push(p);
+    }
     v
+}
+
+fn user_path(env: Lookup<'_>) -> Option<PathBuf> {
+    let base = get(env, "XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| get(env, "HOME").map(|h| Path::new(&h).join(".config")))?;
+    Some(base.join("trainyard").join(CREDENTIALS_FILE_NAME))
+}
+
+/// The per-user credentials file: `$XDG_CONFIG_HOME/trainyard/credentials.json`, else
+/// `$HOME/.config/trainyard/credentials.json` (the XDG base directory convention); `None`
+/// when neither variable is set. `trainyard login` writes it; [`CredentialsFile::discover`]
+/// reads it last.
+pub fn user_credentials_path() -> Option<PathBuf> {
+    user_path(&|k| std::env::var(k).ok())
 }
 
 fn discover(env: Lookup<'_>) -> Result<Option<(PathBuf, CredentialsFile)>> {
@@ -389,6 +410,40 @@ mod tests {
         assert!(
             matches!(builder_from_lookup(&lookup(&[(ENV_PASSWORD, "x")])), Err(Error::Config(m)) if m.contains(ENV_USERNAME))
         );
+    }
+
+    #[test]
+    fn per_user_file_is_searched_last() {
+        let p = search_paths(&lookup(&[("HOME", "/home/u")]));
+        assert_eq!(
+            p,
+            vec![
+                Path::new(DEFAULT_DATA_DIR).join(CREDENTIALS_FILE_NAME),
+                PathBuf::from("/home/u/.config/trainyard/credentials.json")
+            ]
+        );
+        let p = search_paths(&lookup(&[
+            ("HOME", "/home/u"),
+            ("XDG_CONFIG_HOME", "/cfg"),
+            (ENV_DATA_DIR, "/d"),
+        ]));
+        assert_eq!(
+            p,
+            vec![
+                PathBuf::from("/d/credentials.json"),
+                Path::new(DEFAULT_DATA_DIR).join(CREDENTIALS_FILE_NAME),
+                PathBuf::from("/cfg/trainyard/credentials.json")
+            ]
+        );
+        // a relative XDG_CONFIG_HOME is ignored (the spec says so)
+        let p = search_paths(&lookup(&[("HOME", "/h"), ("XDG_CONFIG_HOME", "rel")]));
+        assert_eq!(p[1], PathBuf::from("/h/.config/trainyard/credentials.json"));
+        // an explicit file is the only place
+        let p = search_paths(&lookup(&[
+            ("HOME", "/h"),
+            (ENV_CREDENTIALS_FILE, "/x.json"),
+        ]));
+        assert_eq!(p, vec![PathBuf::from("/x.json")]);
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub use encode::{encode_component, encode_query};
 pub use env::{
     CREDENTIALS_FILE_NAME, CredentialsFile, DEFAULT_DATA_DIR, ENV_ACCESS_KEY, ENV_CREDENTIALS_FILE,
     ENV_DATA_DIR, ENV_DOMAIN, ENV_ENDPOINT, ENV_PASSWORD, ENV_PROJECT_ID, ENV_SECRET_KEY,
-    ENV_USERNAME,
+    ENV_USERNAME, user_credentials_path,
 };
 pub use error::{Error, Result};
 pub use estimator::{Estimator, FollowOptions, MAX_LOG_LINES};

@@ -18,7 +18,8 @@
 //!   Token requests are throttled per address and per user ([`token`]).
 //! - Then the `{project_id}` path segment must be one of the credential's projects (a token:
 //!   its project; an AK: every project of its user), else 403 `ModelArts.0210`, for any
-//!   method and path under it, existing or not.
+//!   method and path under it, existing or not. The segment may also be the project's *name*
+//!   (`/v1/default/training-jobs`): the request is then served as the project's id.
 //! - The authenticated [`Principal`] is put in the request's extensions.
 //!
 //! With `insecure_no_auth` every request is let through (tests only).
@@ -142,6 +143,8 @@ pub struct AuthState {
     pub passwords: PasswordChecks,
     /// The budget for bodies read before authentication.
     pub bodies: BodyBudget,
+    /// Project ids and names seen in paths (names are rewritten to ids before routing).
+    projects: parking_lot::RwLock<ProjectNames>,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -183,6 +186,7 @@ impl AuthState {
                 Duration::from_millis(config.unverified_body_wait_ms),
                 Duration::from_millis(config.body_read_timeout_ms),
             ),
+            projects: parking_lot::RwLock::new(ProjectNames::default()),
         })
     }
 
@@ -291,6 +295,114 @@ async fn check(state: &AppState, req: Request) -> Result<Request, Response> {
     Ok(req)
 }
 
+/// Project ids and names seen so far (`None`: the segment is no project's name).
+#[derive(Default)]
+struct ProjectNames {
+    ids: std::collections::HashSet<String>,
+    names: std::collections::HashMap<String, Option<String>>,
+}
+
+/// Most distinct path segments remembered as "not a project name" (beyond, they are looked up
+/// each time).
+const MAX_UNKNOWN_NAMES: usize = 10_000;
+
+/// Middleware run **before routing** (around the router, see `crate::serve`): a `/v1/{p}/...`
+/// or `/trainyard/v1/{p}/...` whose `{p}` is a project's *name* (`/v1/default/...`) is
+/// rewritten to the project's id, so names work wherever ids do (CLI, SDKs, curl). Whether the
+/// credentials cover the project is then checked on the id by [`authenticate`] as usual. Off
+/// with `insecure_no_auth` (projects are free-form there). Ids and names are cached; only a
+/// segment never seen before costs a store read.
+pub async fn resolve_project_names(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if !state.config.insecure_no_auth
+        && let Some(seg) = project_segment(req.uri().path())
+        && !seg.is_empty()
+        && let Some(id) = project_id_for_name(&state, &seg).await
+    {
+        rewrite_project_segment(&mut req, &id);
+    }
+    next.run(req).await
+}
+
+/// The id of the project named `seg`, when `seg` is a project's name and not an id.
+async fn project_id_for_name(state: &AppState, seg: &str) -> Option<String> {
+    {
+        let cache = state.auth.projects.read();
+        if cache.ids.contains(seg) {
+            return None;
+        }
+        if let Some(known) = cache.names.get(seg) {
+            return known.clone();
+        }
+    }
+    let store = state.store.clone();
+    let wanted = seg.to_owned();
+    let found = tokio::task::spawn_blocking(move || store.find_project(&wanted))
+        .await
+        .ok()?
+        .ok()?;
+    let mut cache = state.auth.projects.write();
+    match found {
+        Some(p) if p.project_id == seg => {
+            cache.ids.insert(p.project_id);
+            None
+        }
+        Some(p) if p.name == seg => {
+            cache.names.insert(p.name, Some(p.project_id.clone()));
+            Some(p.project_id)
+        }
+        _ => {
+            if cache.names.len() < MAX_UNKNOWN_NAMES {
+                cache.names.insert(seg.to_owned(), None);
+            }
+            None
+        }
+    }
+}
+
+/// The path as the client sent it, before a project name in it was replaced by the id: what an
+/// AK/SK signature covers.
+#[derive(Clone, Debug)]
+struct SignedPath(String);
+
+/// The path an AK/SK signature covers: as the client sent it.
+fn signed_path(parts: &axum::http::request::Parts) -> &str {
+    parts
+        .extensions
+        .get::<SignedPath>()
+        .map_or(parts.uri.path(), |p| p.0.as_str())
+}
+
+/// Replaces the `{project_id}` segment of a `/v1/{p}/...` or `/trainyard/v1/{p}/...` path.
+fn rewrite_project_segment(req: &mut Request, id: &str) {
+    let original = SignedPath(req.uri().path().to_owned());
+    req.extensions_mut().insert(original);
+    let uri = req.uri();
+    let path = uri.path();
+    let prefix = if path.starts_with("/v1/") {
+        "/v1/"
+    } else {
+        "/trainyard/v1/"
+    };
+    let rest = &path[prefix.len()..];
+    let tail = rest.find('/').map_or("", |i| &rest[i..]);
+    let mut pq = format!("{prefix}{id}{tail}");
+    if let Some(q) = uri.query() {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(p) = pq.parse() {
+        parts.path_and_query = Some(p);
+        if let Ok(u) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = u;
+        }
+    }
+}
+
 async fn token_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
     let mut values = headers.get_all("x-auth-token").iter();
     let token = match (values.next(), values.next()) {
@@ -382,7 +494,7 @@ async fn signature_principal(
         let headers = header_pairs(&parts);
         let request_parts = trainyard_sign::RequestParts {
             method: parts.method.as_str(),
-            path: parts.uri.path(),
+            path: signed_path(&parts),
             query: parts.uri.query().unwrap_or(""),
             headers: &headers,
             body_sha256_hex: "",
@@ -429,7 +541,7 @@ async fn signature_principal(
         let headers = header_pairs(&parts);
         let request_parts = trainyard_sign::RequestParts {
             method: parts.method.as_str(),
-            path: parts.uri.path(),
+            path: signed_path(&parts),
             query: parts.uri.query().unwrap_or(""),
             headers: &headers,
             body_sha256_hex: buffered.as_ref().map_or("", |b| b.sha256_hex()),

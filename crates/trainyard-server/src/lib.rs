@@ -153,7 +153,9 @@ pub async fn serve(
     };
     let mut limits = conn::Limits::from_config(&state.config);
     limits.max_connections = conn::fit_open_files(limits.max_connections);
-    let app = tower::util::MapRequestLayer::new(normalize_path).layer(app::router(state));
+    let app = axum::middleware::from_fn_with_state(state.clone(), auth::resolve_project_names)
+        .layer(app::router(state));
+    let app = tower::util::MapRequestLayer::new(normalize_path).layer(app);
     let served = conn::serve(listener, app, limits, async move {
         shutdown.await;
         let _ = stop_tx.send(true);

@@ -31,9 +31,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use parking_lot::Mutex;
-use std::collections::BTreeSet;
-use std::sync::OnceLock;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{LazyLock, OnceLock};
 use std::time::Instant;
 
 /// Counter: requests answered, by `method`, `route` (template) and `status`.
@@ -119,20 +119,45 @@ fn describe() {
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let resp = next.run(req).await;
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route),
-        ("status", resp.status().as_u16().to_string()),
-    ];
-    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(HTTP_DURATION, &labels).record(start.elapsed().as_secs_f64());
+    let elapsed = start.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    // the handles of a (route, method, status) are registered once and then reused: a read
+    // lock and a hash of the route per request, no label allocation, no registry lookup
+    let found = REQUEST_HANDLES
+        .read()
+        .get(route)
+        .and_then(|m| m.get(&(method, status)).cloned());
+    let (counter, histogram) = found.unwrap_or_else(|| {
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        let h = (
+            metrics::counter!(HTTP_REQUESTS, &labels),
+            metrics::histogram!(HTTP_DURATION, &labels),
+        );
+        REQUEST_HANDLES
+            .write()
+            .entry(route.to_owned())
+            .or_default()
+            .insert((method, status), h.clone());
+        h
+    });
+    counter.increment(1);
+    histogram.record(elapsed);
     resp
 }
+
+/// Per route template, per (method, status): the request counter and latency histogram.
+type RequestHandles =
+    HashMap<String, HashMap<(&'static str, u16), (metrics::Counter, metrics::Histogram)>>;
+
+static REQUEST_HANDLES: LazyLock<RwLock<RequestHandles>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
 
 fn method_label(m: &axum::http::Method) -> &'static str {
     match m.as_str() {

@@ -7,7 +7,7 @@ mod migrate;
 mod serve;
 mod traces;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// trainyard: a self-hosted training-job service speaking the ModelArts v1 API.
@@ -67,6 +67,15 @@ enum Command {
     ///
     /// Example: `trainyard import history.ndjson`
     Import(cli::import::ImportArgs),
+    /// Check credentials against the server and save them for use from any directory.
+    ///
+    /// Example: `trainyard login --data-dir ./trainyard-data`
+    Login(cli::login::LoginArgs),
+    /// Write the man pages (trainyard.1 and one per subcommand), generated from the CLI
+    /// definition; without DIR, print trainyard.1.
+    ///
+    /// Example: `trainyard man /usr/local/share/man/man1`
+    Man(cli::ManArgs),
     /// Print a shell completion script.
     ///
     /// Example: `trainyard completions bash > /etc/bash_completion.d/trainyard`
@@ -81,12 +90,36 @@ async fn blocking(f: impl FnOnce() -> anyhow::Result<()> + Send + 'static) -> an
         .and_then(|r| r)
 }
 
+/// Subcommands that work on the data directory, not through a server: the client flags
+/// (`--endpoint`, `--project`) mean nothing there and are hidden from their help.
+const LOCAL_COMMANDS: [&str; 6] = ["serve", "users", "keys", "projects", "bench", "migrate"];
+
+/// The CLI definition, with the client flags hidden from the local commands' help.
+fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // building propagates the global flags into the subcommands, where they can be hidden
+    cmd.build();
+    for sub in cmd.get_subcommands_mut() {
+        if LOCAL_COMMANDS.contains(&sub.get_name()) {
+            let taken = std::mem::take(sub);
+            *sub = taken.mut_args(|a| match a.get_id().as_str() {
+                "endpoint" | "project" => a.hide(true),
+                _ => a,
+            });
+        }
+    }
+    cmd
+}
+
 fn main() -> ExitCode {
     // Before any thread starts: `time` reads the local offset only in a single-threaded process.
     cli::output::init_local_offset();
     // reqwest is built without a default crypto provider (design notes §1.3).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -105,19 +138,35 @@ fn main() -> ExitCode {
             Command::Projects(args) => blocking(move || admin::projects(args)).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Migrate(args) => blocking(move || migrate::run(args)).await,
-            Command::Jobs(args) => cli::jobs::run(&cli.conn, args).await,
-            Command::Specs(args) => cli::meta::specs(&cli.conn, &args).await,
-            Command::Engines(args) => cli::meta::engines(&cli.conn, &args).await,
-            Command::Configs(args) => cli::meta::configs(&cli.conn, args).await,
-            Command::Import(args) => cli::import::run(&cli.conn, args).await,
-            Command::Completions(args) => cli::completions(&args, &mut Cli::command()),
+            Command::Jobs(args) => cli::jobs::run(&cli.conn, args)
+                .await
+                .map_err(|e| cli.conn.explain(e)),
+            Command::Specs(args) => cli::meta::specs(&cli.conn, &args)
+                .await
+                .map_err(|e| cli.conn.explain(e)),
+            Command::Engines(args) => cli::meta::engines(&cli.conn, &args)
+                .await
+                .map_err(|e| cli.conn.explain(e)),
+            Command::Configs(args) => cli::meta::configs(&cli.conn, args)
+                .await
+                .map_err(|e| cli.conn.explain(e)),
+            Command::Import(args) => cli::import::run(&cli.conn, args)
+                .await
+                .map_err(|e| cli.conn.explain(e)),
+            Command::Login(args) => cli::login::run(&cli.conn, args).await,
+            Command::Completions(args) => cli::completions(&args, &mut command()),
+            Command::Man(args) => cli::man(&args, command()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // documented exit codes (docs/cli.md "Exit codes")
+            match e.downcast_ref::<cli::Exit>() {
+                Some(x) => ExitCode::from(x.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

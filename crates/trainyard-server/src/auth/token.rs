@@ -168,7 +168,10 @@ impl LoginError {
     /// The envelope error of this refusal.
     pub fn api_error(&self) -> ApiError {
         match self {
-            LoginError::Refused => ApiError::new(ErrorCode::IamAuthFailed, MSG_LOGIN),
+            LoginError::Refused => {
+                crate::metrics::auth_failure("login");
+                ApiError::new(ErrorCode::IamAuthFailed, MSG_LOGIN)
+            }
             LoginError::Throttled { message, .. } => {
                 ApiError::new(ErrorCode::TooManyRequests, *message)
             }
@@ -244,7 +247,19 @@ pub async fn login(
     } = login;
     let store = state.store.clone();
     let candidate = tokio::task::spawn_blocking(move || {
+        // a scope "id" that is a project's name (the SDKs send the configured project as the
+        // id; names work wherever ids do) stands for that project's id
+        let by_name = match &scope {
+            LoginScope::Id(id) => match store.find_project(id) {
+                Ok(Some(p)) if p.project_id != *id && p.name == *id => Some(p.project_id),
+                _ => None,
+            },
+            _ => None,
+        };
         let project = match &scope {
+            LoginScope::Id(_) if by_name.is_some() => {
+                ProjectRef::Id(by_name.as_deref().unwrap_or_default())
+            }
             LoginScope::Id(id) => ProjectRef::Id(id),
             LoginScope::Name(name) => ProjectRef::Name(name),
             LoginScope::FirstOfUser => ProjectRef::FirstOfUser,

@@ -129,3 +129,69 @@ async fn loopback_metrics_refuse_other_clients() {
     assert_eq!(v6.status(), 200);
     state.supervisor.shutdown().await;
 }
+
+/// A project's name works wherever its id does, through the Rust SDK with AK/SK (the
+/// signature covers the path as sent) and with a token; another user's project by name is 403.
+#[tokio::test]
+async fn project_names_work_like_ids_through_the_sdk() {
+    use trainyard_client::{Estimator, JobListParams, SessionBuilder};
+    let a = start_with_auth(|_| {}).await;
+    let (code, _) = a
+        .server
+        .import(&[crate::common::hist("named", "0", 10, 1)])
+        .await;
+    assert_eq!(code, 401, "the helper sends no credentials");
+    let by_id = SessionBuilder::new(&a.server.base)
+        .project_id(crate::common::PROJECT)
+        .access_key(&a.ak, &a.sk)
+        .build()
+        .unwrap();
+    let by_name = SessionBuilder::new(&a.server.base)
+        .project_id("main")
+        .access_key(&a.ak, &a.sk)
+        .build()
+        .unwrap();
+    let created = Estimator::create_job(
+        &by_name,
+        "made-by-name",
+        "",
+        None,
+        &trainyard_client::JobConfig {
+            worker_server_num: Some(1),
+            spec_id: Some(1),
+            user_command: Some("true".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let listed = Estimator::get_job_list(&by_id, &JobListParams::new())
+        .await
+        .unwrap();
+    assert_eq!(listed.job_total_count, 1);
+    assert_eq!(listed.jobs[0].job_id, created.job_id);
+    let v = Estimator::get_job_version(&by_name, created.job_id, created.version_id)
+        .await
+        .unwrap();
+    assert_eq!(v.job_name, "made-by-name");
+    // a token login scoped by name, then paths by name
+    let token = SessionBuilder::new(&a.server.base)
+        .project_id("main")
+        .password("alice", "alice", crate::common::ALICE_PASSWORD)
+        .build()
+        .unwrap();
+    let listed = Estimator::get_job_list(&token, &JobListParams::new())
+        .await
+        .unwrap();
+    assert_eq!(listed.job_total_count, 1);
+    // bob's project, by name, with alice's key: 403 like by id
+    let other = SessionBuilder::new(&a.server.base)
+        .project_id("second")
+        .access_key(&a.ak, &a.sk)
+        .build()
+        .unwrap();
+    let e = Estimator::get_job_list(&other, &JobListParams::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_code(), Some("ModelArts.0210"), "{e}");
+}

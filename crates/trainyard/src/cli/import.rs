@@ -79,9 +79,12 @@ const INT_COLUMNS: [&str; 6] = [
     "worker_server_num",
 ];
 
+/// A record to send and the line of the file it came from (1-based, every line counted).
+type Record = (u64, Vec<u8>);
+
 /// One CSV file as history records: each non-empty cell becomes a field, integers for the
-/// integer columns of `import.md`, strings otherwise.
-fn csv_records(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+/// integer columns of `docs/import.md`, strings otherwise (`status` may be a name).
+fn csv_records(path: &Path) -> anyhow::Result<Vec<Record>> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -102,7 +105,10 @@ fn csv_records(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
             if cell.is_empty() {
                 continue;
             }
-            let v = if INT_COLUMNS.contains(&h.as_str()) {
+            let v = if h == "status" && !cell.trim().bytes().all(|b| b.is_ascii_digit()) {
+                // a status name (COMPLETED, JOBSTAT_FAILED): the server checks it
+                Value::String(cell.trim().to_owned())
+            } else if INT_COLUMNS.contains(&h.as_str()) {
                 let n: i64 = cell.trim().parse().map_err(|_| {
                     anyhow!(
                         "ModelArts.0101: {} line {line}: {h} must be an integer, got {cell:?}",
@@ -115,31 +121,34 @@ fn csv_records(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
             };
             obj.insert(h.clone(), v);
         }
-        out.push(serde_json::to_vec(&Value::Object(obj))?);
+        out.push((line, serde_json::to_vec(&Value::Object(obj))?));
     }
     Ok(out)
 }
 
-/// The non-blank lines of an NDJSON file, unparsed (the server checks them).
-fn ndjson_records(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+/// The non-blank lines of an NDJSON file, unparsed (the server checks them), each with its line
+/// number in the file (blank lines counted).
+fn ndjson_records(path: &Path) -> anyhow::Result<Vec<Record>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(bytes
         .split(|b| *b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .map(<[u8]>::to_vec)
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .map(|(n, l)| (n, l.to_vec()))
         .collect())
 }
 
-/// Splits records into request bodies of at most `max_lines` records and 64 MiB.
-fn batches(records: &[Vec<u8>], max_lines: usize) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
+/// Splits records into request bodies of at most `max_lines` records and 64 MiB: (index of
+/// the first record, body).
+fn batches(records: &[Record], max_lines: usize) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut body = Vec::new();
     let mut first = 0;
     let mut n = 0;
-    for (i, r) in records.iter().enumerate() {
+    for (i, (line, r)) in records.iter().enumerate() {
         if r.len() + 1 > MAX_BODY_BYTES {
-            bail!("record {} is larger than 64 MiB", i + 1);
+            bail!("line {line}: the record is larger than 64 MiB");
         }
         if n == max_lines || body.len() + r.len() + 1 > MAX_BODY_BYTES {
             out.push((first, std::mem::take(&mut body)));
@@ -156,6 +165,20 @@ fn batches(records: &[Vec<u8>], max_lines: usize) -> anyhow::Result<Vec<(usize, 
     Ok(out)
 }
 
+/// The server names the bad record by its line in the request body (`line 3: ...`); say which
+/// line of the file that is.
+fn file_line_message(msg: &str, lines: &[u64], first: usize, file: &Path) -> Option<String> {
+    let rest = msg.strip_prefix("line ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let k: usize = digits.parse().ok()?;
+    let line = lines.get(first + k.checked_sub(1)?)?;
+    Some(format!(
+        "{} line {line}{}",
+        file.display(),
+        &rest[digits.len()..]
+    ))
+}
+
 /// Runs `trainyard import`.
 pub async fn run(conn: &ConnArgs, args: ImportArgs) -> anyhow::Result<()> {
     let session = conn.session()?;
@@ -168,7 +191,8 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> anyhow::Result<()> {
     let records = if let Some(kind) = args.trace {
         crate::traces::convert(kind.as_str(), &args.file)?
             .iter()
-            .map(serde_json::to_vec)
+            .enumerate()
+            .map(|(i, r)| serde_json::to_vec(r).map(|b| (i as u64 + 1, b)))
             .collect::<Result<Vec<_>, _>>()?
     } else {
         let format = args.format.unwrap_or_else(|| {
@@ -192,16 +216,20 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> anyhow::Result<()> {
     }
     let total = records.len();
     let bodies = batches(&records, args.batch_size)?;
+    let lines: Vec<u64> = records.iter().map(|(l, _)| *l).collect();
     drop(records);
-    let summary = send(&session, &args.file, bodies, total).await?;
+    let summary = send(&session, &args.file, bodies, total, &lines).await?;
     match args.out.output {
         OutputFormat::Json => output::print_json(&summary)?,
         OutputFormat::Table => outln!(
-            "imported {} jobs (ids {}-{}) in {} batches",
-            summary["imported"],
+            "imported {} (ids {}-{}) in {}",
+            output::plural(summary["imported"].as_u64().unwrap_or(0), "job"),
             summary["first_job_id"],
             summary["last_job_id"],
-            summary["batches"]
+            match summary["batches"].as_u64().unwrap_or(0) {
+                1 => "1 batch".to_owned(),
+                n => format!("{n} batches"),
+            }
         ),
     }
     Ok(())
@@ -212,6 +240,7 @@ async fn send(
     file: &Path,
     bodies: Vec<(usize, Vec<u8>)>,
     total: usize,
+    lines: &[u64],
 ) -> anyhow::Result<Value> {
     let bar = indicatif::ProgressBar::new(total as u64);
     if output::stderr_is_tty() {
@@ -237,18 +266,26 @@ async fn send(
                 last_id = Some(resp.last_job_id);
                 bar.inc(count as u64);
             }
-            Err(e) if n_batches == 1 => {
-                bar.abandon();
-                return Err(e.into());
-            }
             Err(e) => {
                 bar.abandon();
+                let located = match &e {
+                    trainyard_client::Error::Api {
+                        error_code,
+                        error_msg,
+                        ..
+                    } => file_line_message(error_msg, lines, first, file)
+                        .map(|m| format!("{error_code}: {m}")),
+                    _ => None,
+                };
+                let head = located.unwrap_or_else(|| e.to_string());
+                if n_batches == 1 {
+                    return Err(anyhow!("{head}"));
+                }
                 return Err(anyhow!(
-                    "{e} (in batch {} of {n_batches}, records {}-{} of {}; {imported} records were imported before it)",
+                    "{head} (in batch {} of {n_batches}, records {}-{}; {imported} records were imported before it)",
                     k + 1,
                     first + 1,
                     first + count,
-                    file.display()
                 ));
             }
         }
@@ -269,8 +306,8 @@ mod tests {
 
     #[test]
     fn batches_split_by_count() {
-        let recs: Vec<Vec<u8>> = (0..5)
-            .map(|i| format!("{{\"i\":{i}}}").into_bytes())
+        let recs: Vec<Record> = (0..5)
+            .map(|i| (i + 1, format!("{{\"i\":{i}}}").into_bytes()))
             .collect();
         let b = batches(&recs, 2).unwrap();
         assert_eq!(b.len(), 3);
@@ -286,18 +323,22 @@ mod tests {
         let p = dir.path().join("h.csv");
         std::fs::write(
             &p,
-            "job_name,status,create_time,end_time,job_desc\nrun-1,10,1000,,\"hello, world\"\nrun-2,x,1,,\n",
+            "job_name,status,create_time,end_time,job_desc\nrun-1,10,1000,,\"hello, world\"\nrun-2,FAILED,x,,\n",
         )
         .unwrap();
         let err = csv_records(&p).unwrap_err().to_string();
-        assert!(err.contains("line 3: status must be an integer"), "{err}");
+        assert!(
+            err.contains("line 3: create_time must be an integer"),
+            "{err}"
+        );
         std::fs::write(
             &p,
             "job_name,status,create_time,end_time,job_desc\nrun-1,10,1000,,\"hello, world\"\n",
         )
         .unwrap();
         let recs = csv_records(&p).unwrap();
-        let v: Value = serde_json::from_slice(&recs[0]).unwrap();
+        let v: Value = serde_json::from_slice(&recs[0].1).unwrap();
+        assert_eq!(recs[0].0, 2, "the header is line 1");
         assert_eq!(
             v,
             json!({"job_name": "run-1", "status": 10, "create_time": 1000, "job_desc": "hello, world"})
@@ -310,6 +351,19 @@ mod tests {
         let p = dir.path().join("h.ndjson");
         std::fs::write(&p, "{\"a\":1}\r\n\n  \n{\"b\":2}").unwrap();
         let recs = ndjson_records(&p).unwrap();
-        assert_eq!(recs, vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
+        assert_eq!(
+            recs,
+            vec![(1, b"{\"a\":1}".to_vec()), (4, b"{\"b\":2}".to_vec())]
+        );
+        assert_eq!(
+            file_line_message("line 2: status is required", &[1, 4], 0, &p).unwrap(),
+            format!("{} line 4: status is required", p.display())
+        );
+        // in a later batch, the batch's first record is counted
+        assert_eq!(
+            file_line_message("line 1: x", &[1, 4], 1, &p).unwrap(),
+            format!("{} line 4: x", p.display())
+        );
+        assert!(file_line_message("job_name missing", &[1], 0, &p).is_none());
     }
 }

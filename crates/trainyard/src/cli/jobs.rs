@@ -13,7 +13,7 @@ use trainyard_client::{
     MAX_LOG_LINES, Order, Session, SortKey, VersionDetailResponse, VersionInfo,
 };
 
-use super::output::{self, clip, duration_ms, outln, status, status_cell, time_ms};
+use super::output::{self, clip, duration_ms, outln, plural, status, status_cell, time_ms};
 use super::{ConnArgs, OutputArgs, OutputFormat};
 
 /// Flags of `trainyard jobs`.
@@ -58,9 +58,19 @@ flags override its fields. Relative local paths are made absolute.")]
     Stop(VersionRef),
     /// Delete a job with all its versions, or one version with --version.
     #[command(
-        after_help = "Examples:\n  trainyard jobs delete 12\n  trainyard jobs delete resnet50 --version V0001"
+        after_help = "Examples:\n  trainyard jobs delete 12\n  trainyard jobs delete resnet50 --version V0001\n  trainyard jobs delete resnet50 --yes\n\n\
+When what is deleted has a version that has not ended, the runs are stopped; on a terminal\n\
+the command asks first (--yes skips the question)."
     )]
-    Delete(VersionRef),
+    Delete(DeleteArgs),
+    /// Start a new version of a job from a previous one's config (the latest unless --version),
+    /// with flags to change fields: the ModelArts "create version" flow.
+    #[command(after_help = "Examples:\n  trainyard jobs rerun resnet50\n  \
+trainyard jobs rerun resnet50 --param lr=0.05 --desc 'lower lr'\n  \
+trainyard jobs rerun 12 --version V0001 --workers 2 --spec local.cpu.2u\n\n\
+The new version inherits every config field of the base version; the flags replace fields\n\
+(--param replaces the whole parameter list).")]
+    Rerun(Box<RerunArgs>),
     /// Change a job's description.
     #[command(after_help = "Example:\n  trainyard jobs describe resnet50 'baseline, lr 0.1'")]
     Describe(DescribeArgs),
@@ -179,6 +189,54 @@ struct CreateArgs {
 }
 
 #[derive(Debug, Args)]
+struct DeleteArgs {
+    #[command(flatten)]
+    target: VersionRef,
+    /// Do not ask before deleting a version that has not ended.
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(Debug, Args)]
+struct RerunArgs {
+    #[command(flatten)]
+    base: VersionRef,
+    /// The new version's description (0-256 characters).
+    #[arg(long)]
+    desc: Option<String>,
+    /// Engine: id, name, or NAME:VERSION.
+    #[arg(long)]
+    engine: Option<String>,
+    /// Resource spec: id or code.
+    #[arg(long)]
+    spec: Option<String>,
+    /// Number of workers.
+    #[arg(long, value_name = "N")]
+    workers: Option<i64>,
+    /// Code directory (config.app_url).
+    #[arg(long, value_name = "DIR")]
+    app_url: Option<String>,
+    /// Entry script (config.boot_file_url).
+    #[arg(long, value_name = "FILE")]
+    boot_file: Option<String>,
+    /// Custom command run through `sh -c` (config.user_command).
+    #[arg(long, value_name = "CMD")]
+    command: Option<String>,
+    /// Hyper-parameter --LABEL=VALUE (repeatable; replaces the base version's list).
+    #[arg(long = "param", value_name = "LABEL=VALUE")]
+    params: Vec<String>,
+    /// Input data directory (config.data_url).
+    #[arg(long, value_name = "DIR")]
+    data_url: Option<String>,
+    /// Output directory (config.train_url).
+    #[arg(long, value_name = "DIR")]
+    train_url: Option<String>,
+    /// Log copy directory (config.log_url).
+    #[arg(long, value_name = "DIR")]
+    log_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
 struct DescribeArgs {
     #[command(flatten)]
     job: JobRef,
@@ -209,7 +267,7 @@ struct LogsArgs {
 struct WaitArgs {
     #[command(flatten)]
     target: VersionRef,
-    /// Give up after SECS seconds (exit non-zero) [default: wait forever].
+    /// Give up after SECS seconds (exit code 3) [default: wait forever].
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
     /// Seconds between two status reads.
@@ -249,6 +307,7 @@ pub async fn run(conn: &ConnArgs, args: JobsArgs) -> anyhow::Result<()> {
         JobsCommand::Versions(a) => versions(&session, fmt, &a).await,
         JobsCommand::Stop(a) => stop(&session, fmt, &a).await,
         JobsCommand::Delete(a) => delete(&session, fmt, &a).await,
+        JobsCommand::Rerun(a) => rerun(&session, fmt, *a).await,
         JobsCommand::Describe(a) => describe(&session, fmt, &a).await,
         JobsCommand::Logs(a) => logs(&session, &a).await,
         JobsCommand::Wait(a) => wait(&session, fmt, &a).await,
@@ -374,7 +433,7 @@ async fn list_once(session: &Session, fmt: OutputFormat, a: &ListArgs) -> anyhow
             OutputFormat::Json => output::print_json(&rows)?,
             OutputFormat::Table => {
                 output::print_table(&jobs_table(&rows));
-                outln!("{} jobs", rows.len());
+                outln!("{}", plural(rows.len() as u64, "job"));
             }
         }
         return Ok(());
@@ -387,9 +446,9 @@ async fn list_once(session: &Session, fmt: OutputFormat, a: &ListArgs) -> anyhow
             let per_page = a.per_page.unwrap_or(10);
             let page = a.page.unwrap_or(1);
             outln!(
-                "{} of {} jobs (page {page}, {per_page} per page); {} more may be created, {} may run at once",
+                "{} of {} (page {page}, {per_page} per page); {} more may be created, {} may run at once",
                 resp.jobs.len(),
-                resp.job_total_count,
+                plural(resp.job_total_count, "job"),
                 resp.job_count_limit,
                 resp.quotas
             );
@@ -715,10 +774,10 @@ async fn versions(session: &Session, fmt: OutputFormat, r: &JobRef) -> anyhow::R
                 ]);
             }
             outln!(
-                "job {} ({}): {} versions",
+                "job {} ({}): {}",
                 resp.job_id,
                 resp.job_name,
-                resp.version_count
+                plural(u64::try_from(resp.version_count).unwrap_or(0), "version")
             );
             output::print_table(&t);
         }
@@ -752,19 +811,101 @@ async fn stop(session: &Session, fmt: OutputFormat, r: &VersionRef) -> anyhow::R
     )
 }
 
-async fn delete(session: &Session, fmt: OutputFormat, r: &VersionRef) -> anyhow::Result<()> {
+async fn delete(session: &Session, fmt: OutputFormat, a: &DeleteArgs) -> anyhow::Result<()> {
+    let r = &a.target;
     let job = resolve_job(session, &r.job).await?;
-    match &r.version {
+    let version = match &r.version {
+        None => None,
+        Some(v) => Some(resolve_version(session, job, Some(v)).await?),
+    };
+    if !a.yes && output::stdin_is_tty() {
+        // what would be stopped: the versions deleted that have not ended
+        let all = Estimator::list_versions(session, job, 1000, 0).await?;
+        let live: Vec<&VersionInfo> = all
+            .versions
+            .iter()
+            .filter(|v| version.is_none_or(|id| v.version_id == id) && !v.status.is_terminal())
+            .collect();
+        if !live.is_empty() {
+            let what = match version {
+                Some(v) => format!("version {v} of job {job} ({})", all.job_name),
+                None => format!(
+                    "job {job} ({}) and its {}",
+                    all.job_name,
+                    plural(all.versions.len() as u64, "version")
+                ),
+            };
+            let running: Vec<String> = live
+                .iter()
+                .map(|v| format!("{} {}", v.version_name, status(v.status)))
+                .collect();
+            let question = format!(
+                "delete {what}? {} not ended and will be stopped: {} [y/N] ",
+                if live.len() == 1 {
+                    "this version has"
+                } else {
+                    "these versions have"
+                },
+                running.join(", ")
+            );
+            if !output::confirm(&question) {
+                return Err(anyhow!("not deleted"));
+            }
+        }
+    }
+    match version {
         None => {
             Estimator::delete_job(session, job).await?;
             done(fmt, format!("deleted job {job}"))
         }
-        Some(v) => {
-            let version = resolve_version(session, job, Some(v)).await?;
+        Some(version) => {
             Estimator::delete_version(session, job, version).await?;
             done(fmt, format!("deleted job {job} version {version}"))
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rerun
+
+async fn rerun(session: &Session, fmt: OutputFormat, a: RerunArgs) -> anyhow::Result<()> {
+    let (job, base) = resolve(session, &a.base).await?;
+    let mut c = JobConfig::default();
+    if let Some(e) = &a.engine {
+        c.engine_id = Some(resolve_engine(session, e).await?);
+    }
+    if let Some(sp) = &a.spec {
+        c.spec_id = Some(resolve_spec(session, Some(sp)).await?);
+    }
+    c.worker_server_num = a.workers;
+    c.app_url = a.app_url.map(absolute);
+    c.boot_file_url = a.boot_file;
+    c.user_command = a.command;
+    if !a.params.is_empty() {
+        c.parameter = Some(
+            a.params
+                .iter()
+                .map(|p| parse_param(p))
+                .collect::<anyhow::Result<_>>()?,
+        );
+    }
+    c.data_url = a.data_url.map(absolute);
+    c.train_url = a.train_url.map(absolute);
+    c.log_url = a.log_url.map(absolute);
+    let desc = a.desc.unwrap_or_default();
+    let resp = Estimator::create_version(session, job, base, &desc, &c).await?;
+    match fmt {
+        OutputFormat::Json => output::print_json(&resp)?,
+        OutputFormat::Table => outln!(
+            "created job {} ({}) version {} ({}) from version {base}, status {}",
+            resp.job_id,
+            resp.job_name,
+            resp.version_id,
+            resp.version_name,
+            status(resp.status)
+        ),
+    }
+    Ok(())
 }
 
 async fn describe(session: &Session, fmt: OutputFormat, a: &DescribeArgs) -> anyhow::Result<()> {
@@ -861,8 +1002,13 @@ async fn wait(session: &Session, fmt: OutputFormat, a: &WaitArgs) -> anyhow::Res
         }
         if let Some(b) = &bar {
             b.set_message(format!(
-                "job {job} version {version}: {} for {}",
+                "job {job} version {version}: {}{} for {}",
                 status(v.status),
+                if v.status_reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", v.status_reason)
+                },
                 duration_ms(i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX))
             ));
         }
@@ -872,11 +1018,18 @@ async fn wait(session: &Session, fmt: OutputFormat, a: &WaitArgs) -> anyhow::Res
                 if let Some(b) = &bar {
                     b.finish_and_clear();
                 }
-                return Err(trainyard_client::Error::WaitTimeout {
-                    job_id: job,
-                    version_id: version,
-                    status: v.status,
-                    waited,
+                let reason = if v.status_reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", v.status_reason)
+                };
+                return Err(super::Exit {
+                    code: super::EXIT_TIMEOUT,
+                    message: format!(
+                        "timed out after {}: job {job} version {version} is still {}{reason}",
+                        duration_ms(i64::try_from(waited.as_millis()).unwrap_or(i64::MAX)),
+                        status(v.status)
+                    ),
                 }
                 .into());
             }
@@ -910,9 +1063,13 @@ async fn wait(session: &Session, fmt: OutputFormat, a: &WaitArgs) -> anyhow::Res
         } else {
             format!(": {}", v.status_reason)
         };
-        Err(anyhow!(
-            "job {job} version {version} ended {}{reason}",
-            status(v.status)
-        ))
+        Err(super::Exit {
+            code: super::EXIT_NOT_COMPLETED,
+            message: format!(
+                "job {job} version {version} ended {}{reason}",
+                status(v.status)
+            ),
+        }
+        .into())
     }
 }

@@ -37,6 +37,11 @@ impl Server {
     /// With `auth`, the server runs in the temporary directory with its default data directory
     /// (`./trainyard-data`) and authentication on, as a local quickstart does.
     fn start_mode(auth: bool) -> Server {
+        Server::start_with(auth, &[])
+    }
+
+    /// [`Server::start_mode`] with more `serve` flags.
+    fn start_with(auth: bool, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -57,6 +62,7 @@ impl Server {
                 .arg("--data-dir")
                 .arg(dir.path().join("data"));
         }
+        cmd.args(extra);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,7 +100,11 @@ impl Server {
                 c.env_remove(k);
             }
         }
-        c.current_dir(self.dir.path()).env("TZ", TZ);
+        // never the caller's per-user credentials (~/.config/trainyard)
+        c.current_dir(self.dir.path())
+            .env("TZ", TZ)
+            .env("HOME", self.dir.path().join("home"))
+            .env_remove("XDG_CONFIG_HOME");
         if !self.auth {
             c.args(["--endpoint", &self.base, "--project", PROJECT]);
         }
@@ -279,7 +289,7 @@ fn import_then_list_with_every_option() {
     assert!(lines[1].contains("COMPLETED (10)"), "{table}");
     assert!(lines[1].contains("2023-11-15 00:13:20"), "{table}");
     assert!(lines[1].contains("1h02m03s"), "{table}");
-    assert!(table.contains("1 of 1 jobs"), "{table}");
+    assert!(table.contains("1 of 1 job (page 1"), "{table}");
     let table = s.ok(&[
         "jobs",
         "list",
@@ -315,7 +325,10 @@ fn import_then_list_with_every_option() {
     let o = s.run(&["import", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).starts_with("error: ModelArts.0103: line 1"),
+        stderr(&o).starts_with(&format!(
+            "error: ModelArts.0103: {} line 1: ",
+            file.display()
+        )),
         "{}",
         stderr(&o)
     );
@@ -345,7 +358,10 @@ fn import_csv() {
     let o = s.run(&["import", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("line 2: status must be an integer"),
+        stderr(&o).contains(&format!(
+            "{} line 2: status must be a terminal status code or name",
+            p.display()
+        )),
         "{}",
         stderr(&o)
     );
@@ -866,7 +882,7 @@ fn import_trace_converts_then_imports() {
     )
     .unwrap();
     let out = s.ok(&["import", "--trace", "helios", p.to_str().unwrap()]);
-    assert_eq!(out, "imported 2 jobs (ids 1-2) in 1 batches\n");
+    assert_eq!(out, "imported 2 jobs (ids 1-2) in 1 batch\n");
     let list = s.api(
         "/training-jobs",
         &[("sortBy", "create_time"), ("order", "asc")],
@@ -899,4 +915,408 @@ fn import_trace_converts_then_imports() {
         "a Helios file is not an Alibaba trace"
     );
     assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Daily use (issue 14 items 5-12)
+
+fn file_mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Item 5 (credentials from anywhere, where it looked), item 6 (project by name), item 8
+/// (refused connection, which credentials failed and from where).
+#[test]
+fn credentials_from_anywhere_login_and_project_names() {
+    let s = Server::start_mode(true);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let home = elsewhere.path().join("home");
+    let run_in = |dir: &Path, args: &[&str]| {
+        let mut c = s.cli();
+        c.current_dir(dir).env("HOME", &home).args(args);
+        let mut c = assert_cmd::Command::from_std(c);
+        c.timeout(Duration::from_secs(60));
+        c.output().unwrap()
+    };
+    // Elsewhere, nothing is found: the error says where it looked.
+    let o = run_in(elsewhere.path(), &["--endpoint", &s.base, "jobs", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let user_file = home.join(".config/trainyard/credentials.json");
+    assert!(err.contains("no credentials found"), "{err}");
+    assert!(err.contains("trainyard-data/credentials.json"), "{err}");
+    assert!(err.contains(&user_file.display().to_string()), "{err}");
+    assert!(err.contains("trainyard login"), "{err}");
+    // `trainyard login --data-dir` checks and saves them for this user (mode 0600) ...
+    let data = s.dir.path().join("trainyard-data");
+    let o = run_in(
+        elsewhere.path(),
+        &["login", "--data-dir", data.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("saved access key"), "{out}");
+    assert!(out.contains(&user_file.display().to_string()), "{out}");
+    assert_eq!(file_mode(&user_file), 0o600);
+    assert_eq!(file_mode(user_file.parent().unwrap()), 0o700);
+    // ... and from then on any directory works.
+    let o = run_in(
+        elsewhere.path(),
+        &[
+            "jobs",
+            "create",
+            "--name",
+            "from-home",
+            "--command",
+            "echo hi",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The project by its name (`default`, as `serve` called it) is the same project.
+    let o = run_in(
+        elsewhere.path(),
+        &["--project", "default", "jobs", "list", "-o", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let by_name: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(by_name["job_total_count"], 1, "{by_name}");
+    assert_eq!(by_name["jobs"][0]["job_name"], "from-home");
+    // An unknown name is refused like an unknown id, and says with which credentials.
+    let o = run_in(elsewhere.path(), &["--project", "nosuch", "jobs", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: ModelArts.0210"), "{err}");
+    assert!(err.contains("project: nosuch"), "{err}");
+    // Wrong credentials: the error names the key and the file it came from.
+    let bad = elsewhere.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        format!(
+            r#"{{"endpoint": "{}", "access_key": "NOSUCHKEY12345", "secret_key": "x"}}"#,
+            s.base
+        ),
+    )
+    .unwrap();
+    let mut c = s.cli();
+    c.current_dir(elsewhere.path())
+        .env("HOME", &home)
+        .env("TRAINYARD_CREDENTIALS_FILE", &bad)
+        .args(["jobs", "list"]);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("APIG.0301"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "credentials used: access key NOSUCHKEY12345 from {}",
+            bad.display()
+        )),
+        "{err}"
+    );
+    // A refused connection asks whether a server runs there.
+    let o = run_in(
+        elsewhere.path(),
+        &["--endpoint", "http://127.0.0.1:9", "jobs", "list"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("is `trainyard serve` running at http://127.0.0.1:9?"),
+        "{err}"
+    );
+}
+
+/// Item 7 (rerun), item 8 (WAITING says why; `wait --timeout` exit 3 with a short duration;
+/// FAILED exit 1), item 12 ("1 version").
+#[test]
+fn rerun_waiting_reason_and_wait_exit_codes() {
+    let s = Server::start_with(false, &["--quotas", "1"]);
+    let first = s.json(&["jobs", "create", "--name", "first", "--command", "sleep 60"]);
+    let second = s.json(&[
+        "jobs",
+        "create",
+        "--name",
+        "second",
+        "--command",
+        "echo two",
+        "--param",
+        "a=1",
+    ]);
+    let (j1, v1) = (
+        first["job_id"].as_i64().unwrap(),
+        first["version_id"].as_i64().unwrap(),
+    );
+    let (j2, v2) = (
+        second["job_id"].as_i64().unwrap(),
+        second["version_id"].as_i64().unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        let v = s.api(&format!("/training-jobs/{j2}/versions/{v2}"), &[]);
+        if v["status"] == 7 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "never WAITING: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let reason = format!("queued: 1 of 1 running in project {PROJECT} (quotas)");
+    assert_eq!(waiting["status_reason"], reason.as_str());
+    let shown = s.ok(&["jobs", "show", "second"]);
+    assert!(shown.contains(&reason), "{shown}");
+    // --timeout: exit code 3 (not 1), the time waited, the status and why
+    let o = s.run(&[
+        "jobs",
+        "wait",
+        "second",
+        "--timeout",
+        "0.3",
+        "--interval",
+        "0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(
+        err.trim_end(),
+        format!("error: timed out after 0s: job {j2} version {v2} is still WAITING (7) ({reason})")
+    );
+    // the slot frees: the waiting version runs and completes
+    s.ok(&["jobs", "stop", "first"]);
+    let o = s.run(&["jobs", "wait", "second", "--interval", "0.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let _ = s.wait_terminal(j1, v1);
+    // rerun: a new version from the latest one's config, --param replacing the list
+    let out = s.ok(&[
+        "jobs", "rerun", "second", "--param", "b=2", "--desc", "again",
+    ]);
+    assert!(
+        out.starts_with(&format!("created job {j2} (second) version ")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("from version {v2}")), "{out}");
+    let vs = s.api(&format!("/training-jobs/{j2}/versions"), &[]);
+    assert_eq!(vs["version_count"], 2);
+    let newest = &vs["versions"][0];
+    assert_eq!(newest["version_name"], "V0002");
+    assert_eq!(newest["pre_version_id"], v2);
+    assert_eq!(newest["user_command"], "echo two", "inherited");
+    assert_eq!(newest["version_desc"], "again");
+    assert_eq!(
+        newest["parameter"],
+        serde_json::json!([{"label": "b", "value": "2"}])
+    );
+    let o = s.run(&["jobs", "wait", "second", "--interval", "0.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // rerun of an older version by name, with an override
+    let out = s.ok(&[
+        "jobs",
+        "rerun",
+        "second",
+        "--version",
+        "V0001",
+        "--command",
+        "exit 4",
+    ]);
+    assert!(out.contains(&format!("from version {v2}")), "{out}");
+    // FAILED: exit code 1
+    let o = s.run(&["jobs", "wait", "second", "--interval", "0.1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("FAILED (11)"), "{}", stderr(&o));
+    // "1 version" / "3 versions"
+    assert!(
+        s.ok(&["jobs", "versions", "first"])
+            .starts_with(&format!("job {j1} (first): 1 version\n"))
+    );
+    assert!(
+        s.ok(&["jobs", "versions", "second"])
+            .starts_with(&format!("job {j2} (second): 3 versions\n"))
+    );
+    let listed = s.ok(&["jobs", "list", "--per-page", "1"]);
+    assert!(
+        listed.contains("1 of 2 jobs (page 1, 1 per page)"),
+        "{listed}"
+    );
+}
+
+/// Item 8: deleting a version that has not ended asks on a terminal; `--yes` does not.
+#[test]
+fn delete_of_a_running_job_asks_on_a_terminal() {
+    let s = Server::start();
+    let created = s.json(&["jobs", "create", "--name", "busy", "--command", "sleep 60"]);
+    let (job, version) = (
+        created["job_id"].as_i64().unwrap(),
+        created["version_id"].as_i64().unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.api(&format!("/training-jobs/{job}/versions/{version}"), &[])["status"] != 8 {
+        assert!(Instant::now() < deadline, "never RUNNING");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // `script` gives the CLI a terminal; the answer comes on its stdin
+    let on_tty = |answer: &str, extra: &str| {
+        let cmd = format!(
+            "{} --endpoint {} --project {PROJECT} jobs delete busy {extra}",
+            env!("CARGO_BIN_EXE_trainyard"),
+            s.base
+        );
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"])
+            .env("HOME", s.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("script (util-linux) is needed");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = on_tty("n\n", "");
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        shown.contains("delete job")
+            && shown.contains("V0001 RUNNING (8)")
+            && shown.contains("[y/N]"),
+        "{shown}"
+    );
+    assert!(shown.contains("not deleted"), "{shown}");
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(
+        s.api("/training-jobs", &[])["job_total_count"],
+        1,
+        "still there"
+    );
+    let o = on_tty("y\n", "");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(s.api("/training-jobs", &[])["job_total_count"], 0);
+    // --yes on a terminal: no question
+    s.ok(&["jobs", "create", "--name", "busy", "--command", "sleep 60"]);
+    let o = on_tty("", "--yes");
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{shown}");
+    assert!(!shown.contains("[y/N]"), "{shown}");
+    assert_eq!(s.api("/training-jobs", &[])["job_total_count"], 0);
+}
+
+/// Item 12: `serve --help` shows only the server's flags.
+#[test]
+fn serve_help_lists_only_server_flags() {
+    let s = Server::start();
+    let help = s.ok(&["serve", "--help"]);
+    assert!(
+        help.contains("--listen") && help.contains("--metrics"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("--endpoint") && !help.contains("--project "),
+        "{help}"
+    );
+    let help = s.ok(&["jobs", "list", "--help"]);
+    assert!(
+        help.contains("--endpoint") && help.contains("--project"),
+        "{help}"
+    );
+}
+
+/// Item 9: status names in NDJSON and CSV; errors name the line of the file (blank lines and
+/// the CSV header counted), also in a later batch.
+#[test]
+fn import_reports_file_lines_and_accepts_status_names() {
+    let s = Server::start();
+    let nd = s.dir.path().join("h.ndjson");
+    std::fs::write(
+        &nd,
+        "{\"job_name\":\"a\",\"status\":\"COMPLETED\",\"create_time\":1}\n\n\
+         {\"job_name\":\"b\",\"status\":\"jobstat_failed\",\"create_time\":2}\n   \n\
+         {\"job_name\":\"c\",\"status\":12,\"create_time\":3}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.ok(&["import", nd.to_str().unwrap()]),
+        "imported 3 jobs (ids 1-3) in 1 batch\n"
+    );
+    let list = s.api("/training-jobs", &[("sortBy", "job_name")]);
+    let st: Vec<i64> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(st, [10, 11, 12]);
+    // a bad record on line 5 of the file (after blank lines), in the second batch of 1
+    std::fs::write(
+        &nd,
+        "{\"job_name\":\"d\",\"status\":\"KILLED\",\"create_time\":1}\n\n\n\
+         \n{\"job_name\":\"e\",\"status\":\"RUNNING\",\"create_time\":2}\n",
+    )
+    .unwrap();
+    let o = s.run(&["import", nd.to_str().unwrap(), "--batch-size", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!(
+            "error: ModelArts.0101: {} line 5: status must be a terminal status code or name",
+            nd.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("(in batch 2 of 2, records 2-2; 1 records were imported before it)"),
+        "{err}"
+    );
+    // CSV: the header is line 1
+    let csv = s.dir.path().join("h.csv");
+    std::fs::write(
+        &csv,
+        "job_name,status,create_time\nf,CANCELED,5\ng,not-a-status,6\n",
+    )
+    .unwrap();
+    let o = s.run(&["import", csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{} line 3: status must be", csv.display())),
+        "{err}"
+    );
+}
+
+/// Item 10: completions hide hidden flags and offer the status names and sort keys; the man
+/// page comes from the CLI definition.
+#[test]
+fn completions_and_man_pages() {
+    let s = Server::start();
+    let bash = s.ok(&["completions", "bash"]);
+    assert!(!bash.contains("--poll"), "a hidden flag is offered");
+    assert!(
+        bash.contains("--sort-by") && bash.contains("rerun"),
+        "completions"
+    );
+    let man = s.ok(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH trainyard 1"),
+        "{man}"
+    );
+    assert!(man.contains("jobs") && man.contains("login"), "{man}");
+    let dir = s.dir.path().join("man1");
+    s.ok(&["man", dir.to_str().unwrap()]);
+    for page in [
+        "trainyard.1",
+        "trainyard-jobs.1",
+        "trainyard-jobs-rerun.1",
+        "trainyard-serve.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let rerun = std::fs::read_to_string(dir.join("trainyard-jobs-rerun.1")).unwrap();
+    assert!(rerun.contains("\\-\\-param"), "{rerun}");
 }
