@@ -17,6 +17,13 @@ pub struct RunHandle {
     pub log_dir: PathBuf,
     /// Number of workers.
     pub workers: u32,
+    /// The identity the workers run as ([`crate::RunSpec::identity`]); helpers working for the
+    /// run after it ended (the `log_url` copy) use it too.
+    #[serde(default)]
+    pub identity: Option<crate::WorkerIdentity>,
+    /// The allowed roots of the run's version paths ([`crate::RunSpec::allowed_roots`]).
+    #[serde(default)]
+    pub allowed_roots: Vec<PathBuf>,
     /// The executor-specific part.
     pub backend: BackendHandle,
 }

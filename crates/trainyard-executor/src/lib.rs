@@ -21,10 +21,11 @@
 mod env;
 mod error;
 mod handle;
-mod local;
+pub(crate) mod local;
 pub mod logs;
 mod outcome;
 mod procfs;
+mod sandbox;
 mod spec;
 
 use std::future::Future;
@@ -32,12 +33,13 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use env::{free_port, is_secret_env_name, worker_env};
+pub use env::{INHERITED_ENV, free_port, is_inherited_env_name, worker_env};
 pub use error::{ExecError, Lost, PreflightError, PreflightStage, SubmitError};
 pub use handle::{BackendHandle, LocalWorker, RunHandle};
 pub use local::{LocalConfig, LocalExecutor, RUN_DIR_VAR};
 pub use logs::{copy_logs, exit_status_path, log_path};
 pub use outcome::{RunOutcome, WorkerExit, signal_name};
+pub use sandbox::{Containment, LandlockMode, WorkerIdentity, landlock_support};
 pub use spec::{
     Resources, RunCommand, RunSpec, boot_file_path, build_argv, check_paths, check_run_paths,
 };

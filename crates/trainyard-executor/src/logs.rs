@@ -50,6 +50,36 @@ pub fn exit_status_path(log_dir: &Path, worker_index: u32) -> PathBuf {
     log_dir.join(format!("worker-{worker_index}.exit"))
 }
 
+/// Opens a log (or exit) file for reading without following a symlink at its last component
+/// (`O_NOFOLLOW`) and without blocking on a FIFO (`O_NONBLOCK`), and checks that it is a
+/// regular file. Log files live in a server-owned directory that workers cannot write, so this
+/// is a second line: even a planted symlink or FIFO never makes the server read another file
+/// (e.g. `auth.key`) when it serves `aom-log` or `log/stream`. A missing file is `NotFound`.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is a symbolic link", path.display()),
+                )
+            } else {
+                e
+            }
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
 /// Paging direction of `aom-log`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -181,7 +211,7 @@ fn read_lines_counted(
     if lines == 0 {
         return Ok((LogPage::empty(base_str), 0));
     }
-    let file = match File::open(path) {
+    let file = match open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((LogPage::empty(base_str), 0)),
         Err(e) => return Err(e.into()),
@@ -389,15 +419,20 @@ fn split_ranges(mut start: u64, nl: &[u64]) -> Vec<(u64, u64)> {
 /// Appends a `\n` to a non-empty log whose last line is unterminated, so that line becomes
 /// visible to [`read_lines`]. Call only after every writer of the file has ended.
 pub fn finalize_log(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
+    if !file.metadata()?.is_file() {
+        return Ok(());
+    }
     let len = file.metadata()?.len();
     if len == 0 {
         return Ok(());
@@ -417,6 +452,10 @@ pub fn finalize_log(path: &Path) -> io::Result<()> {
 /// separator, `.` or `..` is refused. Each copy is written to a temporary name and renamed, so
 /// readers never see half a file. Workers without a log file are skipped. Returns the files
 /// written.
+///
+/// This copies with the rights of the calling process: the local executor does not use it for
+/// `log_url` (it copies with the worker's rights, `local::helper`); it is the plain building
+/// block for executors whose log destination is their own.
 pub fn copy_logs(
     log_dir: &Path,
     workers: u32,
@@ -440,13 +479,16 @@ pub fn copy_logs(
     std::fs::create_dir_all(dest_dir)?;
     let mut written = Vec::new();
     for (i, name) in (0..workers).zip(file_names) {
-        let src = log_path(log_dir, i);
-        if !src.is_file() {
-            continue;
-        }
+        let mut src = match open_regular(&log_path(log_dir, i)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         let dest = dest_dir.join(name);
         let tmp = dest_dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        std::fs::copy(&src, &tmp)?;
+        let mut out = File::create(&tmp)?;
+        io::copy(&mut src, &mut out)?;
+        drop(out);
         if let Err(e) = std::fs::rename(&tmp, &dest) {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
@@ -477,7 +519,7 @@ pub fn read_chunk(
     max_bytes: usize,
     include_partial: bool,
 ) -> io::Result<Option<LogChunk>> {
-    let file = match File::open(path) {
+    let file = match open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -733,6 +775,39 @@ mod tests {
         assert_eq!(after.content, "part\n");
         assert_eq!(after.start_line, "4");
         finalize_log(&dir.path().join("missing.log")).expect("missing is fine");
+    }
+
+    /// A log replaced by a symlink (e.g. towards `auth.key`) or a FIFO is never read through:
+    /// pages and chunks fail instead, and finalising touches nothing.
+    #[test]
+    fn logs_are_read_only_as_regular_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("auth.key");
+        std::fs::write(&secret, "SECRET-KEY-BYTES\n").expect("write");
+        let link = dir.path().join("worker-0.log");
+        std::os::unix::fs::symlink(&secret, &link).expect("symlink");
+        let e = read_lines(&link, None, 10, LogOrder::Desc).expect_err("symlink");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(read_chunk(&link, 0, 1024, true).is_err());
+        finalize_log(&link).expect_err("not through a symlink");
+        assert_eq!(
+            std::fs::read_to_string(&secret).expect("read"),
+            "SECRET-KEY-BYTES\n"
+        );
+        let fifo = dir.path().join("worker-1.log");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .expect("mkfifo")
+                .success()
+        );
+        let e = read_lines(&fifo, None, 10, LogOrder::Desc).expect_err("fifo");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        // copy_logs does not follow one either
+        let dest = dir.path().join("out");
+        assert!(copy_logs(dir.path(), 1, &dest, &["x".to_owned()]).is_err());
+        assert!(!dest.join("x").exists());
     }
 
     #[test]

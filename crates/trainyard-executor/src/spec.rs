@@ -22,7 +22,8 @@ pub struct RunSpec {
     /// What every worker runs.
     pub command: RunCommand,
     /// Working directory of every worker (`app_url`, or the log directory for a
-    /// `user_command` run without `app_url`).
+    /// `user_command` run without `app_url`). The local executor uses `app_url` when set and
+    /// otherwise the run's private directory (workers cannot enter the log directory).
     pub working_dir: PathBuf,
     /// The version's `app_url` as a local path, when set: must be an existing directory
     /// ([`Executor::preflight`](crate::Executor::preflight), → 3 JOBSTAT_IMAGE_FAILED).
@@ -32,7 +33,7 @@ pub struct RunSpec {
     /// `user_command`: must be an existing regular file (pre-flight, → 3).
     #[serde(default)]
     pub boot_file: Option<PathBuf>,
-    /// Extra environment, applied after the inherited (secret-free) server environment and
+    /// Extra environment, applied after the inherited (allow-listed) server environment and
     /// before the variables trainyard sets itself (`TRAINYARD_*`, `DATA_URL`, `RANK`, ...), which
     /// therefore cannot be overridden.
     #[serde(default)]
@@ -49,6 +50,16 @@ pub struct RunSpec {
     /// Resource hints (the spec's `core`, `cpu`, `gpu_num`).
     #[serde(default)]
     pub resources: Resources,
+    /// The Unix identity the workers run as (`None`: the server's own user, refused when that is
+    /// root). The server picks it from its configuration (one service user, or one per project).
+    #[serde(default)]
+    pub identity: Option<crate::WorkerIdentity>,
+    /// Where the version's paths (`app_url`, the boot file, `data_url`, `train_url`, `log_url`)
+    /// may lie: their real paths are checked against these at pre-flight and again, on the
+    /// opened descriptors, at submit (empty: no bound besides the executor's protected
+    /// directories).
+    #[serde(default)]
+    pub allowed_roots: Vec<PathBuf>,
 }
 
 /// What a worker runs.
@@ -72,9 +83,10 @@ pub enum RunCommand {
 /// * `cpus`: exported as `OMP_NUM_THREADS` (rounded up, at least 1) unless [`RunSpec::env`] sets
 ///   it, which keeps BLAS/OpenMP/PyTorch thread pools from oversubscribing the machine. No CPU
 ///   affinity or quota is enforced.
-/// * `memory_gib`: exported as `TRAINYARD_MEMORY_GIB` only. It is deliberately not enforced with
+/// * `memory_gib`: the limit of each worker's memory cgroup where one is usable (the local
+///   executor says at start whether it is), and `TRAINYARD_MEMORY_GIB`. Not enforced with
 ///   `RLIMIT_AS`/`RLIMIT_DATA`: those limit virtual address space, which Python, the JVM and CUDA
-///   reserve generously, so such limits kill healthy jobs. Real enforcement needs cgroups.
+///   reserve generously, so such limits kill healthy jobs.
 ///
 /// All three are also exported as `TRAINYARD_CPUS`, `TRAINYARD_MEMORY_GIB` and `TRAINYARD_GPUS`
 /// when known.

@@ -155,6 +155,10 @@ pub struct ServerConfig {
     pub engines: Vec<EngineConfig>,
     /// The executor (`[executor]`).
     pub executor: ExecutorConfig,
+    /// Worker containment (`[sandbox]`: allowed roots, worker identity, Landlock, memory
+    /// limits, environment allow-list; `docs/security.md`).
+    #[serde(default)]
+    pub sandbox: crate::sandbox::SandboxConfig,
 }
 
 fn engine(id: i64, ty: i64, name: &str, version: &str, command: &str) -> EngineConfig {
@@ -220,6 +224,7 @@ impl Default for ServerConfig {
                 engine(4, 6, "Scikit_Learn", "python3", "python3 -u"),
             ],
             executor: ExecutorConfig::default(),
+            sandbox: crate::sandbox::SandboxConfig::default(),
         }
     }
 }

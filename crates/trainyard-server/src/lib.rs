@@ -14,6 +14,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod sandbox;
 pub mod service;
 pub mod state;
 pub mod supervisor;
@@ -84,7 +85,8 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "list index rebuilt"
     );
-    let executor = make_executor(&config)?;
+    let workers = Arc::new(sandbox::WorkerPolicy::resolve(&config)?);
+    let executor = make_executor(&config, &workers)?;
     executor
         .check_ready()
         .await
@@ -92,7 +94,7 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
     let supervisor = Arc::new(supervisor::Supervisor::new(
         store.clone(),
         executor,
-        supervisor::Settings::from_config(&config),
+        supervisor::Settings::from_config(&config, workers.clone()),
     ));
     supervisor.start().await.context("recovering runs")?;
     Ok(AppState {
@@ -101,16 +103,21 @@ pub async fn build(mut config: ServerConfig) -> anyhow::Result<AppState> {
         supervisor,
         auth,
         data_lock: Arc::new(lock),
+        workers,
     })
 }
 
 /// The executor chosen by `[executor] kind` (`--executor`, `TRAINYARD_EXECUTOR`).
-fn make_executor(config: &ServerConfig) -> anyhow::Result<Arc<dyn trainyard_executor::Executor>> {
+fn make_executor(
+    config: &ServerConfig,
+    workers: &sandbox::WorkerPolicy,
+) -> anyhow::Result<Arc<dyn trainyard_executor::Executor>> {
     match config.executor.kind {
         config::ExecutorKind::Local => Ok(Arc::new(trainyard_executor::LocalExecutor::new(
             trainyard_executor::LocalConfig {
                 logs_dir: config.logs_dir(),
                 failure_grace: supervisor::grace(config.stop_grace_secs),
+                containment: workers.containment(),
                 ..Default::default()
             },
         ))),

@@ -108,6 +108,7 @@ pub async fn create_job(
     req: CreateJobRequest,
 ) -> HttpResult<CreateJobResponse> {
     let version = new_version(s, req.config, String::new(), now_ms())?;
+    s.workers.check_config(project, &version.config)?;
     let new = NewJob {
         project_id: project.to_owned(),
         workspace_id: req.workspace_id.as_str().to_owned(),
@@ -186,6 +187,7 @@ pub async fn create_version(
     let (_, base) = get_version(s, project, job_id, pre).await?;
     let config = req.config.inherit(&base.config);
     let version = new_version(s, config, req.version_desc, now_ms())?;
+    s.workers.check_config(project, &version.config)?;
     let project = project.to_owned();
     let (job, v) = s
         .write(move |st| Ok(st.create_version(&project, job_id, pre, &version)?))

@@ -20,6 +20,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::AuthState>,
     /// The exclusive lock on the data directory, held for the server's life.
     pub data_lock: Arc<crate::datadir::DataDirLock>,
+    /// Worker containment: allowed roots (checked at create), identities.
+    pub workers: Arc<crate::sandbox::WorkerPolicy>,
 }
 
 impl AppState {

@@ -114,17 +114,20 @@ pub struct Settings {
     pub engines: Vec<EngineConfig>,
     /// How often the scheduler looks at the store without being woken (a safety net).
     pub fallback_interval: Duration,
+    /// Who each project's workers run as and where their paths may lie.
+    pub workers: Arc<crate::sandbox::WorkerPolicy>,
 }
 
 impl Settings {
-    /// The settings of a server configuration.
-    pub fn from_config(c: &ServerConfig) -> Settings {
+    /// The settings of a server configuration, with its resolved worker policy.
+    pub fn from_config(c: &ServerConfig, workers: Arc<crate::sandbox::WorkerPolicy>) -> Settings {
         Settings {
             quotas: c.quotas.max(1),
             max_running: c.max_running.max(1),
             stop_grace: grace(c.stop_grace_secs),
             engines: c.engines.clone(),
             fallback_interval: Duration::from_secs(10),
+            workers,
         }
     }
 }
@@ -644,10 +647,17 @@ impl Inner {
         }
     }
 
-    /// The run spec of a version, with the executor's log directory.
+    /// The run spec of a version, with the executor's log directory, the project's worker
+    /// identity and allowed roots.
     fn spec_of(&self, job: &JobRecord, v: &VersionRecord) -> Result<RunSpec, PreflightError> {
         let log_dir = self.executor.log_dir(job.job_id, v.version_id);
-        runspec::run_spec(&self.settings.engines, log_dir, job, v)
+        let mut spec = runspec::run_spec(&self.settings.engines, log_dir, job, v)?;
+        let w = &self.settings.workers;
+        spec.identity = w
+            .identity_for(&job.project_id)
+            .map_err(PreflightError::submit)?;
+        spec.allowed_roots = w.roots_for(&job.project_id);
+        Ok(spec)
     }
 
     /// The checks of steps 2 and 4: the spec can be built and the executor's pre-flight passes.

@@ -36,6 +36,15 @@ pub struct ServeArgs {
     /// [default: local; env TRAINYARD_EXECUTOR; TOML `[executor] kind`].
     #[arg(long, value_name = "KIND")]
     executor: Option<trainyard_server::config::ExecutorKind>,
+    /// One more directory under which job paths (app_url, data_url, train_url, log_url) may lie;
+    /// repeat for several [added to TOML `[sandbox] allowed_roots`, default /tmp, /var/tmp and
+    /// the working directory; env TRAINYARD_ALLOWED_ROOTS, colon-separated].
+    #[arg(long = "allowed-root", value_name = "DIR")]
+    allowed_roots: Vec<PathBuf>,
+    /// The user workers run as when the server runs as root: a name or uid [default: nobody;
+    /// env TRAINYARD_WORKER_USER; TOML `[sandbox] user`].
+    #[arg(long, value_name = "USER")]
+    worker_user: Option<String>,
     /// Accept requests without credentials (tests only; refused with a non-loopback --listen).
     #[arg(long)]
     insecure_no_auth: bool,
@@ -127,6 +136,23 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     if let Some(v) = args.stop_grace_secs {
         c.stop_grace_secs = v;
+    }
+    if let Some(v) = std::env::var_os("TRAINYARD_ALLOWED_ROOTS") {
+        c.sandbox
+            .allowed_roots
+            .extend(std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()));
+    }
+    c.sandbox
+        .allowed_roots
+        .extend(args.allowed_roots.iter().cloned());
+    if let Some(v) = std::env::var("TRAINYARD_WORKER_USER")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        c.sandbox.user = v;
+    }
+    if let Some(v) = &args.worker_user {
+        c.sandbox.user = v.clone();
     }
     if let Some(v) = args.executor {
         c.executor.kind = v;

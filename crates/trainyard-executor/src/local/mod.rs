@@ -1,16 +1,24 @@
-//! The `local` executor: every worker is a process (tree) on this machine.
+//! The `local` executor: every worker is a process (tree) on this machine, contained
+//! (`sandbox`, `child`, `cgroup`, `identity`, `helper`; `docs/security.md`).
 
+mod cgroup;
+mod child;
+mod helper;
+pub(crate) mod identity;
 mod monitor;
 mod orphans;
+pub(crate) mod sandbox;
 mod wrapper;
 
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -20,13 +28,17 @@ use tokio::sync::{mpsc, watch};
 use crate::env::{free_port, lookup, worker_env};
 use crate::error::{ExecError, Lost, PreflightError, SubmitError};
 use crate::handle::{BackendHandle, LocalWorker, RunHandle};
-use crate::logs::{exit_status_path, log_path};
+use crate::logs::{exit_status_path, log_path, open_regular};
 use crate::outcome::{RunOutcome, WorkerExit, compose_outcome};
 use crate::procfs;
+use crate::sandbox::{Containment, WorkerIdentity};
 use crate::spec::{RunCommand, RunSpec, check_run_paths};
 use crate::{BoxFuture, Executor, KnownRuns, Reconciled};
 
+use cgroup::{MemoryCgroups, WorkerCgroup};
+use child::ChildSetup;
 use monitor::{Cmd, MonitorWorker, Source, Timing, read_exit_file, signal_group};
+use sandbox::{Access3, Grant, Kind, Prepared};
 use wrapper::{WRAPPER_NAME, WRAPPER_SCRIPT, resolve_program};
 
 pub use orphans::RUN_DIR_VAR;
@@ -35,9 +47,9 @@ pub use orphans::RUN_DIR_VAR;
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
     /// Root of the version log directories: version `v` of job `j` logs to
-    /// `<logs_dir>/<j>/<v>/worker-<i>.log` ([`Executor::log_dir`]); also what
-    /// [`Executor::reconcile`] looks for in the environment of orphaned workers
-    /// (default `trainyard-data/logs`; the server passes `<data_dir>/logs`, absolute).
+    /// `<logs_dir>/<j>/<v>/worker-<i>.log` ([`Executor::log_dir`]). The server passes
+    /// `<data_dir>/logs` (absolute), in its own data directory, which workers cannot enter: a
+    /// worker only gets its log file as an open descriptor (default `trainyard-data/logs`).
     pub logs_dir: PathBuf,
     /// The POSIX shell for the worker wrapper and for `user_command` (default `/bin/sh`).
     pub shell: PathBuf,
@@ -47,9 +59,12 @@ pub struct LocalConfig {
     /// Poll interval for adopted workers when `pidfd_open` is unavailable (default 500 ms;
     /// not used when pidfds work, Linux ≥ 5.3).
     pub adopt_poll_interval: Duration,
-    /// The environment workers inherit before filtering (`None`: the server's own environment,
-    /// read at each submit). Mostly for tests.
+    /// The environment workers may inherit from, before the allow-list (`None`: the server's
+    /// own environment, read at each submit). Mostly for tests.
     pub base_env: Option<Vec<(OsString, OsString)>>,
+    /// How workers are contained (Landlock, protected directories, run directories,
+    /// environment allow-list, memory limits).
+    pub containment: Containment,
 }
 
 impl Default for LocalConfig {
@@ -60,6 +75,7 @@ impl Default for LocalConfig {
             failure_grace: Duration::from_secs(10),
             adopt_poll_interval: Duration::from_millis(500),
             base_env: None,
+            containment: Containment::default(),
         }
     }
 }
@@ -75,8 +91,11 @@ struct RunEntry {
 /// Runs versions as local processes (see the crate README).
 ///
 /// * Each worker runs under a tiny `sh` wrapper that leads its own session and process group
-///   and records the worker's exit status in `<log_dir>/worker-<i>.exit`.
+///   and records the worker's exit status in `<log_dir>/worker-<i>.exit` (through an inherited
+///   descriptor).
 /// * stdout and stderr of worker `i` go straight to `<log_dir>/worker-<i>.log` (appended).
+/// * Each worker runs as the run's identity, in its own Landlock domain, in its own memory
+///   cgroup, with a private run directory as `HOME`/`TMPDIR` and an allow-listed environment.
 /// * One monitor task per run awaits the workers, applies the fail-fast rule and carries out
 ///   stops; [`LocalExecutor::wait`] awaits its outcome.
 ///
@@ -86,12 +105,22 @@ struct RunEntry {
 pub struct LocalExecutor {
     cfg: LocalConfig,
     runs: Mutex<HashMap<(i64, i64), RunEntry>>,
+    /// 16 hex digits of SHA-256 of `logs_dir`: names this executor's run directories and
+    /// cgroups, stable across restarts.
+    tag: String,
+    /// Parent of the run directories.
+    runs_dir: PathBuf,
+    /// Memory cgroups, found on first use.
+    cgroups: OnceLock<MemoryCgroups>,
+    /// The Landlock summary was logged.
+    said: std::sync::Once,
 }
 
 impl std::fmt::Debug for LocalExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalExecutor")
             .field("cfg", &self.cfg)
+            .field("runs_dir", &self.runs_dir)
             .finish_non_exhaustive()
     }
 }
@@ -101,6 +130,12 @@ impl Drop for LocalExecutor {
         for entry in self.lock().values() {
             entry.task.abort();
         }
+        // this executor's parents of run directories and memory groups, when nothing is left in
+        // them (a running worker keeps them for the next executor)
+        if let Some(MemoryCgroups::Available { base, .. }) = self.cgroups.get() {
+            let _ = std::fs::remove_dir(base);
+        }
+        let _ = std::fs::remove_dir(&self.runs_dir);
     }
 }
 
@@ -110,12 +145,93 @@ struct Spawned {
     pid: i32,
 }
 
+/// Everything prepared for the workers of one submit.
+struct RunPrep {
+    /// The program (resolved for the worker) and its arguments.
+    argv: Vec<OsString>,
+    /// The Landlock policy.
+    policy: Prepared,
+    /// The private run directory.
+    run_dir: PathBuf,
+    /// The working directory.
+    cwd: PathBuf,
+}
+
+/// The 16 hex digits naming an executor's directories and groups.
+fn tag_of(logs_dir: &Path) -> String {
+    use sha2::Digest;
+    let abs = std::path::absolute(logs_dir).unwrap_or_else(|_| logs_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(abs.as_os_str().as_encoded_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates `dir` (mode `mode`) if missing and checks that it is a real directory owned by this
+/// process's user and not writable by anyone else (so nobody else can plant names in it).
+fn ensure_private_dir(dir: &Path, mode: u32) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me {
+        return Err(format!(
+            "{} must be a directory owned by uid {me} (it is not: refusing to use it)",
+            dir.display()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 || meta.mode() & 0o777 != mode {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot set the mode of {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Opens a file the server owns for a worker's descriptor: never through a symlink, and only
+/// a regular file. `append` for a log (kept), otherwise truncated (an exit-status file).
+fn open_for_worker(path: &Path, append: bool) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true).truncate(true);
+    }
+    let f = o.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    // the worker writes through it in blocking mode
+    let fl = rustix::fs::fcntl_getfl(&f)?;
+    rustix::fs::fcntl_setfl(&f, fl - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(f)
+}
+
 impl LocalExecutor {
     /// Creates an executor with the given settings.
     pub fn new(cfg: LocalConfig) -> LocalExecutor {
+        let tag = tag_of(&cfg.logs_dir);
+        let runs_dir = cfg.containment.runs_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join(format!(
+                    "trainyard-runs-{}",
+                    rustix::process::geteuid().as_raw()
+                ))
+                .join(&tag)
+        });
         LocalExecutor {
             cfg,
             runs: Mutex::new(HashMap::new()),
+            tag,
+            runs_dir,
+            cgroups: OnceLock::new(),
+            said: std::sync::Once::new(),
         }
     }
 
@@ -130,12 +246,41 @@ impl LocalExecutor {
         }
     }
 
-    /// The environment workers inherit before filtering ([`LocalConfig::base_env`]).
+    /// The environment workers inherit from, before the allow-list ([`LocalConfig::base_env`]).
     fn base_env(&self) -> Vec<(OsString, OsString)> {
         match &self.cfg.base_env {
             Some(b) => b.clone(),
             None => std::env::vars_os().collect(),
         }
+    }
+
+    /// The memory cgroups (found on first use, said once in the log).
+    fn cgroups(&self) -> &MemoryCgroups {
+        self.cgroups.get_or_init(|| {
+            let m = if self.cfg.containment.memory_limits {
+                MemoryCgroups::detect(&self.tag)
+            } else {
+                MemoryCgroups::Unavailable("disabled by the configuration".to_owned())
+            };
+            match &m {
+                MemoryCgroups::Available { .. } => tracing::info!("{}", m.describe()),
+                MemoryCgroups::Unavailable(_) => tracing::warn!("{}", m.describe()),
+            }
+            m
+        })
+    }
+
+    /// Where the private run directories are (`<runs_dir>/<job_id>/<version_id>`).
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs_dir
+    }
+
+    /// The private run directory of a version: its workers' `HOME`, `TMPDIR`, and working
+    /// directory when it has no `app_url`. Made at submit, removed when the run ends.
+    pub fn run_dir(&self, job_id: i64, version_id: i64) -> PathBuf {
+        self.runs_dir
+            .join(job_id.to_string())
+            .join(version_id.to_string())
     }
 
     /// `<logs_dir>/<job_id>/<version_id>`; see [`Executor::log_dir`].
@@ -146,22 +291,91 @@ impl LocalExecutor {
             .join(version_id.to_string())
     }
 
-    /// Checks the paths of `spec` and that its program can be found on the workers' `PATH`;
-    /// see [`Executor::preflight`].
+    /// The directories no worker may be granted: the configured ones, the logs directory and
+    /// the run directories' parent (a worker gets only its own run directory).
+    fn protected(&self) -> Vec<PathBuf> {
+        let mut p = self.cfg.containment.protected.clone();
+        p.push(
+            std::path::absolute(&self.cfg.logs_dir).unwrap_or_else(|_| self.cfg.logs_dir.clone()),
+        );
+        p
+    }
+
+    /// Says (once) what containment this machine gives, creates the run directories' parent,
+    /// and finds the memory cgroups; errors when Landlock is required but missing, or the run
+    /// directories cannot be made safely. See [`Executor::check_ready`] (also the `/readyz`
+    /// probe).
+    pub async fn check_ready(&self) -> Result<(), String> {
+        let sup = sandbox::support();
+        // said once (the readiness probe calls this again and again)
+        self.said.call_once(|| {
+            if sup.full {
+                tracing::info!("{}", sup.summary);
+            } else {
+                tracing::warn!("{}", sup.summary);
+            }
+        });
+        if self.cfg.containment.landlock == crate::sandbox::LandlockMode::Required && !sup.full {
+            return Err(format!(
+                "Landlock is required by the configuration: {}",
+                sup.summary
+            ));
+        }
+        self.prepare_runs_dir()?;
+        let _ = self.cgroups();
+        Ok(())
+    }
+
+    fn prepare_runs_dir(&self) -> Result<(), String> {
+        self.prep()
+            .prepare_runs_dir(self.cfg.containment.runs_dir.is_none())
+    }
+
+    /// What preparing a run needs (cloned into blocking tasks).
+    fn prep(&self) -> Prep {
+        Prep {
+            containment: self.cfg.containment.clone(),
+            shell: self.cfg.shell.clone(),
+            runs_dir: self.runs_dir.clone(),
+            protected: self.protected(),
+        }
+    }
+
+    /// Checks the paths of `spec` (they exist, the workers' user can read them, their real
+    /// paths lie under the allowed roots and outside the server's directories) and that its
+    /// program can be found and executed by the workers; see [`Executor::preflight`].
     pub async fn preflight(&self, spec: &RunSpec) -> Result<(), PreflightError> {
         let spec = spec.clone();
         let base = self.base_env();
+        let prep = self.prep();
         tokio::task::spawn_blocking(move || {
             check_run_paths(spec.app_url.as_deref(), spec.boot_file.as_deref())
                 .map_err(PreflightError::image)?;
-            if let RunCommand::Argv(argv) = &spec.command {
-                let program = argv
-                    .first()
-                    .ok_or_else(|| PreflightError::submit("the engine command is empty"))?;
-                let env = worker_env(base, &spec, 0, None);
-                resolve_program(program, lookup(&env, "PATH"), &spec.working_dir)
-                    .map_err(|e| PreflightError::submit(format!("engine {e}")))?;
+            let who = worker_identity(spec.identity).map_err(PreflightError::submit)?;
+            if let Some(app) = &spec.app_url {
+                check_readable_dir(app, "app_url", who).map_err(PreflightError::image)?;
             }
+            let grants = prep.grants(&spec, None, false);
+            let policy = sandbox::prepare(
+                &grants,
+                &spec.allowed_roots,
+                &prep.protected,
+                prep.containment.landlock,
+            )
+            .map_err(PreflightError::image)?;
+            let exec_roots = sandbox::support()
+                .any
+                .then_some(policy.exec_roots.as_slice());
+            let cwd = if spec.working_dir == spec.log_dir {
+                prep.runs_dir.clone()
+            } else {
+                spec.working_dir.clone()
+            };
+            prep.resolve_argv(&spec, who, exec_roots, &cwd, &base)
+                .map_err(|e| match &spec.command {
+                    RunCommand::Argv(_) => PreflightError::submit(format!("engine {e}")),
+                    RunCommand::Shell(_) => PreflightError::submit(e),
+                })?;
             Ok(())
         })
         .await
@@ -169,14 +383,52 @@ impl LocalExecutor {
     }
 
     /// Kills the process groups of this executor's workers that no adopted run accounts for
-    /// (found by [`RUN_DIR_VAR`] under [`LocalConfig::logs_dir`]); see
-    /// [`Executor::reconcile`]. Waiting versions are not kept: they run again from the start.
+    /// (found by [`RUN_DIR_VAR`] under the run directories), and removes the run directories
+    /// and memory cgroups of runs that no longer exist; see [`Executor::reconcile`]. Waiting
+    /// versions are not kept: they run again from the start.
     pub async fn reconcile(&self, known: &KnownRuns) -> Reconciled {
-        let keep: HashSet<PathBuf> = known.adopted.iter().map(|h| h.log_dir.clone()).collect();
-        let logs_dir = self.cfg.logs_dir.clone();
-        let killed = tokio::task::spawn_blocking(move || orphans::kill_orphans(&logs_dir, &keep))
-            .await
-            .unwrap_or_default();
+        let keep: HashSet<PathBuf> = known
+            .adopted
+            .iter()
+            .map(|h| self.run_dir(h.job_id, h.version_id))
+            .collect();
+        let runs_dir = self.runs_dir.clone();
+        let adopted: HashSet<(i64, i64)> = known
+            .adopted
+            .iter()
+            .map(|h| (h.job_id, h.version_id))
+            .collect();
+        let stale: Vec<WorkerCgroup> = self
+            .cgroups()
+            .list()
+            .into_iter()
+            .filter(|(j, v, _)| !adopted.contains(&(*j, *v)))
+            .filter_map(|(j, v, w)| self.cgroups().existing(j, v, w))
+            .collect();
+        let killed = tokio::task::spawn_blocking(move || {
+            let killed = orphans::kill_orphans(&runs_dir, &keep);
+            // memory groups of runs that are not adopted: what is left in them is an orphan
+            for cg in stale {
+                cg.kill_all();
+                cg.remove();
+            }
+            // run directories of runs that are not adopted are leftovers: remove them
+            if let Ok(jobs) = std::fs::read_dir(&runs_dir) {
+                for j in jobs.flatten() {
+                    if let Ok(versions) = std::fs::read_dir(j.path()) {
+                        for v in versions.flatten() {
+                            if !keep.contains(&v.path()) {
+                                let _ = std::fs::remove_dir_all(v.path());
+                            }
+                        }
+                    }
+                    let _ = std::fs::remove_dir(j.path());
+                }
+            }
+            killed
+        })
+        .await
+        .unwrap_or_default();
         Reconciled {
             orphans_ended: killed.len(),
         }
@@ -196,35 +448,33 @@ impl LocalExecutor {
         if spec.workers == 0 {
             return Err(SubmitError::new("worker_server_num must be at least 1"));
         }
-        let argv: Vec<String> = match &spec.command {
-            RunCommand::Argv(a) => a.clone(),
-            RunCommand::Shell(cmd) => {
-                vec![
-                    self.cfg.shell.to_string_lossy().into_owned(),
-                    "-c".into(),
-                    cmd.clone(),
-                ]
-            }
+        let who = worker_identity(spec.identity).map_err(SubmitError::new)?;
+        // the log directory: the server's, in its data directory
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&spec.log_dir)
+            .map_err(|e| {
+                SubmitError::new(format!(
+                    "cannot create log directory {}: {e}",
+                    spec.log_dir.display()
+                ))
+            })?;
+        let base = self.base_env();
+        let prep = {
+            let (p, sp, b) = (self.prep(), spec.clone(), base.clone());
+            let default_runs_dir = self.cfg.containment.runs_dir.is_none();
+            tokio::task::spawn_blocking(move || {
+                p.prepare_runs_dir(default_runs_dir)?;
+                p.prepare_run(&sp, who, &b)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("preparing the run failed: {e}")))
+            .map_err(|reason| {
+                tracing::warn!(job_id = spec.job_id, version_id = spec.version_id, %reason, "submit failed");
+                SubmitError::new(reason)
+            })?
         };
-        let Some(program) = argv.first() else {
-            return Err(SubmitError::new("the command is empty"));
-        };
-        // (first: a `user_command` run without `app_url` works in its log directory)
-        std::fs::create_dir_all(&spec.log_dir).map_err(|e| {
-            SubmitError::new(format!(
-                "cannot create log directory {}: {e}",
-                spec.log_dir.display()
-            ))
-        })?;
-        match std::fs::metadata(&spec.working_dir) {
-            Ok(m) if m.is_dir() => {}
-            _ => {
-                return Err(SubmitError::new(format!(
-                    "working directory {} does not exist",
-                    spec.working_dir.display()
-                )));
-            }
-        }
         let master_port =
             if spec.workers > 1 {
                 Some(free_port().map_err(|e| {
@@ -233,14 +483,33 @@ impl LocalExecutor {
             } else {
                 None
             };
-        let base = self.base_env();
 
         let mut spawned: Vec<Spawned> = Vec::with_capacity(spec.workers as usize);
+        let mut cgroups: Vec<Option<WorkerCgroup>> = Vec::with_capacity(spec.workers as usize);
         for i in 0..spec.workers {
-            match self.spawn_worker(spec, i, program, &argv, &base, master_port) {
-                Ok(s) => spawned.push(s),
+            let res = self
+                .cgroups()
+                .create(
+                    spec.job_id,
+                    spec.version_id,
+                    i,
+                    spec.resources.memory_gib.and_then(gib_to_bytes),
+                )
+                .and_then(|mut cg| {
+                    let s = self.spawn_worker(spec, i, &prep, cg.as_ref(), &base, master_port, who);
+                    if let Some(c) = cg.as_mut() {
+                        c.close_procs();
+                    }
+                    s.map(|s| (s, cg))
+                });
+            match res {
+                Ok((s, cg)) => {
+                    spawned.push(s);
+                    cgroups.push(cg);
+                }
                 Err(reason) => {
                     kill_all(spawned).await;
+                    cleanup_after(cgroups, Some(prep.run_dir.clone())).await;
                     tracing::warn!(job_id = spec.job_id, version_id = spec.version_id, worker = i, %reason, "submit failed");
                     return Err(SubmitError::new(reason));
                 }
@@ -252,6 +521,7 @@ impl LocalExecutor {
         if let Some(i) = stats.iter().position(Option::is_none) {
             let pid = spawned.get(i).map_or(0, |s| s.pid);
             kill_all(spawned).await;
+            cleanup_after(cgroups, Some(prep.run_dir.clone())).await;
             return Err(SubmitError::new(format!(
                 "cannot read /proc/{pid}/stat of worker {i}"
             )));
@@ -271,25 +541,30 @@ impl LocalExecutor {
             version_id: spec.version_id,
             log_dir: spec.log_dir.clone(),
             workers: spec.workers,
+            identity: who,
+            allowed_roots: spec.allowed_roots.clone(),
             backend: BackendHandle::Local {
                 workers: workers.clone(),
             },
         };
         let sources = spawned
             .into_iter()
+            .zip(cgroups)
             .zip(&workers)
-            .map(|(s, w)| MonitorWorker {
+            .map(|((s, cg), w)| MonitorWorker {
                 pgid: w.pgid,
                 exit_file: exit_status_path(&spec.log_dir, w.index),
                 log_file: log_path(&spec.log_dir, w.index),
+                cgroup: cg,
                 source: Source::Child(s.child),
             })
             .collect();
-        self.start_monitor(handle.clone(), sources);
+        self.start_monitor(handle.clone(), sources, Some(prep.run_dir.clone()));
         tracing::info!(
             job_id = spec.job_id,
             version_id = spec.version_id,
             workers = spec.workers,
+            uid = who.map(|w| w.uid),
             pids = ?workers.iter().map(|w| w.pid).collect::<Vec<_>>(),
             "run submitted"
         );
@@ -297,28 +572,40 @@ impl LocalExecutor {
     }
 
     /// Spawns worker `i` under the wrapper; the error is a one-line reason.
+    #[allow(clippy::too_many_arguments)]
     fn spawn_worker(
         &self,
         spec: &RunSpec,
         i: u32,
-        program: &str,
-        argv: &[String],
+        prep: &RunPrep,
+        cgroup: Option<&WorkerCgroup>,
         base: &[(OsString, OsString)],
         master_port: Option<u16>,
+        who: Option<WorkerIdentity>,
     ) -> Result<Spawned, String> {
-        let env = worker_env(base.iter().cloned(), spec, i, master_port);
-        let resolved = resolve_program(program, lookup(&env, "PATH"), &spec.working_dir)?;
+        let env = worker_env(
+            base.iter().cloned(),
+            &self.cfg.containment.env_allow,
+            spec,
+            i,
+            master_port,
+            Some(&prep.run_dir),
+        );
         let exit_file = exit_status_path(&spec.log_dir, i);
-        match std::fs::remove_file(&exit_file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove stale {}: {e}", exit_file.display())),
-        }
+        let exit = match open_for_worker(&exit_file, false) {
+            Ok(f) => f,
+            Err(e) => {
+                // The run can still be watched (the server is the wrapper's parent); only a
+                // restart would not find its status.
+                tracing::warn!(path = %exit_file.display(), error = %e, "cannot create the exit-status file; the status is kept in memory only");
+                File::options()
+                    .write(true)
+                    .open("/dev/null")
+                    .map_err(|e| format!("cannot open /dev/null: {e}"))?
+            }
+        };
         let log = log_path(&spec.log_dir, i);
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
+        let out = open_for_worker(&log, true)
             .map_err(|e| format!("cannot open log file {}: {e}", log.display()))?;
         let err = out
             .try_clone()
@@ -328,16 +615,25 @@ impl LocalExecutor {
         cmd.arg("-c")
             .arg(WRAPPER_SCRIPT)
             .arg(WRAPPER_NAME)
-            .arg(&exit_file)
-            .arg(&resolved)
-            .args(argv.iter().skip(1))
-            .current_dir(&spec.working_dir)
+            .args(&prep.argv)
+            .current_dir(&prep.cwd)
             .env_clear()
             .envs(env)
-            .env(RUN_DIR_VAR, &spec.log_dir)
+            .env(RUN_DIR_VAR, &prep.run_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
+        if let Some(w) = who {
+            cmd.uid(w.uid).gid(w.gid);
+        }
+        child::install_tokio(
+            &mut cmd,
+            ChildSetup {
+                cgroup_procs: cgroup.and_then(WorkerCgroup::procs_fd),
+                ruleset: prep.policy.ruleset_fd(),
+                exit_file: Some(exit.as_raw_fd()),
+            },
+        );
         let mut wrap = CommandWrap::from(cmd);
         wrap.wrap(ProcessSession);
         let child = wrap.spawn().map_err(|e| {
@@ -346,6 +642,7 @@ impl LocalExecutor {
                 self.cfg.shell.display()
             )
         })?;
+        drop(exit);
         let pid = child
             .id()
             .and_then(|p| i32::try_from(p).ok())
@@ -354,7 +651,12 @@ impl LocalExecutor {
     }
 
     /// Registers a run and starts its monitor task.
-    fn start_monitor(&self, handle: RunHandle, workers: Vec<MonitorWorker>) {
+    fn start_monitor(
+        &self,
+        handle: RunHandle,
+        workers: Vec<MonitorWorker>,
+        run_dir: Option<PathBuf>,
+    ) {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (out_tx, out_rx) = watch::channel(None);
         let span = tracing::info_span!(
@@ -363,7 +665,7 @@ impl LocalExecutor {
             version_id = handle.version_id
         );
         let task = tokio::spawn(tracing::Instrument::instrument(
-            monitor::run(workers, cmd_rx, out_tx, self.timing()),
+            monitor::run(workers, cmd_rx, out_tx, self.timing(), run_dir),
             span,
         ));
         let key = (handle.job_id, handle.version_id);
@@ -461,6 +763,17 @@ impl LocalExecutor {
                 details.join(", ")
             );
             tracing::warn!(job_id = handle.job_id, version_id = handle.version_id, %reason, "run lost");
+            // Empty memory groups go now; anything still in one (and the run directory) is for
+            // `reconcile`, which knows which runs were adopted.
+            for w in workers {
+                if let Some(cg) = self
+                    .cgroups()
+                    .existing(handle.job_id, handle.version_id, w.index)
+                    && cg.is_empty()
+                {
+                    cg.remove();
+                }
+            }
             return Err(Lost { reason, recorded });
         }
         let sources = workers
@@ -470,6 +783,9 @@ impl LocalExecutor {
                 pgid: w.pgid,
                 exit_file: exit_status_path(&handle.log_dir, w.index),
                 log_file: log_path(&handle.log_dir, w.index),
+                cgroup: self
+                    .cgroups()
+                    .existing(handle.job_id, handle.version_id, w.index),
                 source: match f {
                     Found::Alive => Source::Adopted {
                         pid: w.pid,
@@ -480,7 +796,11 @@ impl LocalExecutor {
                 },
             })
             .collect();
-        self.start_monitor(handle.clone(), sources);
+        self.start_monitor(
+            handle.clone(),
+            sources,
+            Some(self.run_dir(handle.job_id, handle.version_id)),
+        );
         tracing::info!(
             job_id = handle.job_id,
             version_id = handle.version_id,
@@ -547,6 +867,81 @@ impl LocalExecutor {
         }
     }
 
+    /// Copies each worker's log of an ended run to `dest_dir/<file_names[i]>` (`log_url`) with
+    /// the workers' rights: a helper process runs as the run's identity, in a Landlock domain
+    /// that may write only beneath `dest_dir` (or its nearest existing parent, checked against
+    /// the run's allowed roots and the protected directories), and reads the log from a
+    /// descriptor the server opened. The server itself writes nothing there. Workers without a
+    /// log file are skipped; a name with a path separator, `.` or `..` is refused.
+    pub async fn copy_logs(
+        &self,
+        handle: &RunHandle,
+        dest_dir: &Path,
+        file_names: &[String],
+    ) -> std::io::Result<Vec<PathBuf>> {
+        use std::io::{Error, ErrorKind};
+        if file_names.len() != handle.workers as usize {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} file names for {} workers",
+                    file_names.len(),
+                    handle.workers
+                ),
+            ));
+        }
+        for name in file_names {
+            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("invalid log file name {name:?}"),
+                ));
+            }
+        }
+        let who = worker_identity(handle.identity)
+            .map_err(|e| Error::new(ErrorKind::PermissionDenied, e))?;
+        let prep = self.prep();
+        let (h, dest, names) = (handle.clone(), dest_dir.to_path_buf(), file_names.to_vec());
+        tokio::task::spawn_blocking(move || {
+            let anchor = helper::nearest_existing(&dest).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("{} has no existing parent", dest.display()),
+                )
+            })?;
+            let rights = helper::Rights {
+                identity: who,
+                roots: &h.allowed_roots,
+                containment: &prep.containment,
+                shell: &prep.shell,
+            };
+            let mut written = Vec::new();
+            for (i, name) in (0..h.workers).zip(&names) {
+                let src = match open_regular(&log_path(&h.log_dir, i)) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                helper::run(
+                    &rights,
+                    "log_url",
+                    &anchor,
+                    helper::COPY_SCRIPT,
+                    &[dest.clone().into_os_string(), OsString::from(name)],
+                    Some(src),
+                    Duration::from_secs(300),
+                )
+                .map_err(|e| {
+                    Error::other(format!("copying to {} as the worker: {e}", dest.display()))
+                })?;
+                written.push(dest.join(name));
+            }
+            Ok(written)
+        })
+        .await
+        .map_err(Error::other)?
+    }
+
     /// Handles of the runs this executor monitors that have not ended yet.
     pub fn active_runs(&self) -> Vec<RunHandle> {
         self.lock()
@@ -554,6 +949,275 @@ impl LocalExecutor {
             .filter(|e| e.outcome.borrow().is_none())
             .map(|e| e.handle.clone())
             .collect()
+    }
+}
+
+/// The settings a run's preparation needs (a clone, usable on a blocking thread).
+#[derive(Clone, Debug)]
+struct Prep {
+    containment: Containment,
+    shell: PathBuf,
+    runs_dir: PathBuf,
+    protected: Vec<PathBuf>,
+}
+
+/// The identity workers of `spec` run as, refusing root.
+fn worker_identity(
+    spec_identity: Option<WorkerIdentity>,
+) -> Result<Option<WorkerIdentity>, String> {
+    match spec_identity {
+        Some(id) => WorkerIdentity::new(id.uid, id.gid).map(Some),
+        None if rustix::process::geteuid().is_root() => Err(
+            "refusing to run workers as root: configure a worker identity ([sandbox] user)"
+                .to_owned(),
+        ),
+        None => Ok(None),
+    }
+}
+
+/// Checks that `path` (a directory) can be entered and read by the worker's identity.
+fn check_readable_dir(path: &Path, field: &str, who: Option<WorkerIdentity>) -> Result<(), String> {
+    let Some(w) = who else { return Ok(()) };
+    for dir in path.ancestors() {
+        let m = std::fs::metadata(dir).map_err(|e| format!("{field} {}: {e}", path.display()))?;
+        let mode = m.mode();
+        let bits = if m.uid() == w.uid {
+            mode >> 6
+        } else if m.gid() == w.gid {
+            mode >> 3
+        } else {
+            mode
+        };
+        let need = if dir == path { 0o5 } else { 0o1 };
+        if bits & need != need {
+            return Err(format!(
+                "{field} {} is not readable by the workers' user (uid {}): {} has mode {:o}",
+                path.display(),
+                w.uid,
+                dir.display(),
+                mode & 0o7777
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Prep {
+    /// Creates the run directories' parent (and, for the default location, its parent in the
+    /// temporary directory), checking that they are ours and not writable by others.
+    fn prepare_runs_dir(&self, default_location: bool) -> Result<(), String> {
+        if let Some(parent) = self.runs_dir.parent()
+            && default_location
+        {
+            ensure_private_dir(parent, 0o711)?;
+        }
+        ensure_private_dir(&self.runs_dir, 0o711)
+    }
+
+    fn run_dir(&self, job_id: i64, version_id: i64) -> PathBuf {
+        self.runs_dir
+            .join(job_id.to_string())
+            .join(version_id.to_string())
+    }
+
+    /// The Landlock grants of a run: the system, the version's paths, its run directory.
+    fn grants(&self, spec: &RunSpec, run_dir: Option<&Path>, train_required: bool) -> Vec<Grant> {
+        let c = &self.containment;
+        let mut g: Vec<Grant> = c
+            .system_paths
+            .iter()
+            .chain(&c.extra_read_only)
+            .map(|p| Grant::new(p, Access3::ReadExec, Kind::System))
+            .collect();
+        g.extend(
+            c.device_files
+                .iter()
+                .chain(&c.shared_read_write)
+                .map(|p| Grant::new(p, Access3::ReadWrite, Kind::System)),
+        );
+        if let Some(app) = &spec.app_url {
+            g.push(Grant::new(
+                app,
+                Access3::ReadExec,
+                Kind::Version {
+                    field: "app_url",
+                    optional: false,
+                },
+            ));
+        }
+        if let Some(boot) = &spec.boot_file
+            && spec.app_url.as_ref().is_none_or(|a| !boot.starts_with(a))
+        {
+            g.push(Grant::new(
+                boot,
+                Access3::Read,
+                Kind::Version {
+                    field: "boot_file_url",
+                    optional: false,
+                },
+            ));
+        }
+        if let Some(d) = &spec.data_url {
+            g.push(Grant::new(
+                d,
+                Access3::Read,
+                Kind::Version {
+                    field: "data_url",
+                    optional: true,
+                },
+            ));
+        }
+        if let Some(t) = &spec.train_url {
+            g.push(Grant::new(
+                t,
+                Access3::ReadWrite,
+                Kind::Version {
+                    field: "train_url",
+                    optional: !train_required,
+                },
+            ));
+        }
+        if let Some(r) = run_dir {
+            g.push(Grant::new(r, Access3::ReadWrite, Kind::Private));
+        }
+        g
+    }
+
+    /// The program and arguments a worker runs, with the program resolved for the worker.
+    fn resolve_argv(
+        &self,
+        spec: &RunSpec,
+        who: Option<WorkerIdentity>,
+        exec_roots: Option<&[PathBuf]>,
+        cwd: &Path,
+        base: &[(OsString, OsString)],
+    ) -> Result<Vec<OsString>, String> {
+        let argv: Vec<String> = match &spec.command {
+            RunCommand::Argv(a) => a.clone(),
+            RunCommand::Shell(cmd) => vec![
+                self.shell.to_string_lossy().into_owned(),
+                "-c".into(),
+                cmd.clone(),
+            ],
+        };
+        let Some(program) = argv.first() else {
+            return Err("the command is empty".to_owned());
+        };
+        let env = worker_env(
+            base.iter().cloned(),
+            &self.containment.env_allow,
+            spec,
+            0,
+            None,
+            None,
+        );
+        let check = |p: &Path| identity::check_executable(p, who, exec_roots);
+        let resolved = resolve_program(program, lookup(&env, "PATH"), cwd, &check)?;
+        let mut out = vec![resolved.into_os_string()];
+        out.extend(argv.into_iter().skip(1).map(OsString::from));
+        Ok(out)
+    }
+
+    /// Makes the run directory of `spec` (empty, mode 0700, owned by the workers' user).
+    fn make_run_dir(&self, spec: &RunSpec, who: Option<WorkerIdentity>) -> Result<PathBuf, String> {
+        let job_dir = self.runs_dir.join(spec.job_id.to_string());
+        ensure_private_dir(&job_dir, 0o711)?;
+        let dir = self.run_dir(spec.job_id, spec.version_id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot clear {}: {e}", dir.display())),
+        }
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("cannot create the run directory {}: {e}", dir.display()))?;
+        if let Some(w) = who {
+            std::os::unix::fs::chown(&dir, Some(w.uid), Some(w.gid))
+                .map_err(|e| format!("cannot give {} to uid {}: {e}", dir.display(), w.uid))?;
+        }
+        Ok(dir)
+    }
+
+    /// Creates `train_url` with the workers' rights when it does not exist yet.
+    fn make_train_url(&self, spec: &RunSpec, who: Option<WorkerIdentity>) -> Result<(), String> {
+        let Some(t) = spec.train_url.as_deref() else {
+            return Ok(());
+        };
+        let t = Path::new(t);
+        if t.exists() {
+            return Ok(());
+        }
+        let Some(anchor) = helper::nearest_existing(t) else {
+            return Err(format!("train_url {} has no existing parent", t.display()));
+        };
+        let rights = helper::Rights {
+            identity: who,
+            roots: &spec.allowed_roots,
+            containment: &self.containment,
+            shell: &self.shell,
+        };
+        helper::run(
+            &rights,
+            "train_url",
+            &anchor,
+            helper::MKDIR_SCRIPT,
+            &[t.as_os_str().to_owned()],
+            None,
+            Duration::from_secs(30),
+        )
+        .map_err(|e| format!("cannot create train_url {} as the worker: {e}", t.display()))
+    }
+
+    /// Everything a submit prepares before spawning (blocking: file system and helpers).
+    fn prepare_run(
+        &self,
+        spec: &RunSpec,
+        who: Option<WorkerIdentity>,
+        base: &[(OsString, OsString)],
+    ) -> Result<RunPrep, String> {
+        if let Some(app) = &spec.app_url {
+            match std::fs::metadata(app) {
+                Ok(m) if m.is_dir() => {}
+                _ => {
+                    return Err(format!(
+                        "working directory {} does not exist",
+                        app.display()
+                    ));
+                }
+            }
+            check_readable_dir(app, "app_url", who)?;
+        }
+        self.make_train_url(spec, who)?;
+        let run_dir = self.make_run_dir(spec, who)?;
+        let grants = self.grants(spec, Some(&run_dir), true);
+        let policy = sandbox::prepare(
+            &grants,
+            &spec.allowed_roots,
+            &self.protected,
+            self.containment.landlock,
+        )?;
+        let cwd = if spec.working_dir == spec.log_dir {
+            // a run without app_url: its own private directory (workers cannot enter logs)
+            run_dir.clone()
+        } else {
+            spec.working_dir.clone()
+        };
+        if !cwd.is_dir() {
+            return Err(format!(
+                "working directory {} does not exist",
+                cwd.display()
+            ));
+        }
+        let sup = sandbox::support();
+        let exec_roots = sup.any.then_some(policy.exec_roots.as_slice());
+        let argv = self.resolve_argv(spec, who, exec_roots, &cwd, base)?;
+        Ok(RunPrep {
+            argv,
+            policy,
+            run_dir,
+            cwd,
+        })
     }
 }
 
@@ -578,6 +1242,30 @@ async fn await_outcome(
         Ok(o) => o.clone().ok_or(ExecError::ShutDown),
         Err(_) => Err(ExecError::ShutDown),
     }
+}
+
+/// GiB (the spec's `cpu`) as bytes; `None` for a value that is not a positive number.
+fn gib_to_bytes(gib: f64) -> Option<u64> {
+    (gib.is_finite() && gib > 0.0).then(|| (gib * (1u64 << 30) as f64).min(u64::MAX as f64) as u64)
+}
+
+/// Removes what a run leaves behind: kills what remains in its memory cgroups and removes
+/// them, and removes its private run directory.
+async fn cleanup_after(cgroups: Vec<Option<WorkerCgroup>>, run_dir: Option<PathBuf>) {
+    let _ = tokio::task::spawn_blocking(move || {
+        for cg in cgroups.into_iter().flatten() {
+            cg.kill_all();
+            cg.remove();
+        }
+        if let Some(dir) = run_dir {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a run directory"),
+            }
+        }
+    })
+    .await;
 }
 
 /// Kills and reaps workers started by a submit that then failed.
@@ -631,5 +1319,18 @@ impl Executor for LocalExecutor {
 
     fn forget(&self, handle: &RunHandle) {
         LocalExecutor::forget(self, handle);
+    }
+
+    fn check_ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(LocalExecutor::check_ready(self))
+    }
+
+    fn copy_logs<'a>(
+        &'a self,
+        handle: &'a RunHandle,
+        dest_dir: &'a Path,
+        file_names: &'a [String],
+    ) -> BoxFuture<'a, std::io::Result<Vec<PathBuf>>> {
+        Box::pin(LocalExecutor::copy_logs(self, handle, dest_dir, file_names))
     }
 }

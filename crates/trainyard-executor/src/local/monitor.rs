@@ -42,6 +42,9 @@ pub(crate) struct MonitorWorker {
     pub exit_file: PathBuf,
     /// The log file of the worker (finalised when the run ends).
     pub log_file: PathBuf,
+    /// The worker's memory cgroup, if any: emptied when the worker ends, removed with the run,
+    /// and read for OOM kills.
+    pub cgroup: Option<super::cgroup::WorkerCgroup>,
     /// How to learn the exit.
     pub source: Source,
 }
@@ -85,10 +88,21 @@ pub(crate) fn signal_group(pgid: i32, sig: Signal) {
     }
 }
 
-/// Reads an exit file written by the wrapper.
+/// Reads an exit file written by the wrapper: a regular file (never through a symlink) holding
+/// a decimal status and a newline, nothing else.
 pub(crate) fn read_exit_file(path: &std::path::Path) -> Option<WorkerExit> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.trim()
+    use std::io::Read;
+    let mut text = String::new();
+    crate::logs::open_regular(path)
+        .ok()?
+        .take(16)
+        .read_to_string(&mut text)
+        .ok()?;
+    let digits = text.strip_suffix('\n')?;
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits
         .parse::<i32>()
         .ok()
         .map(WorkerExit::from_wrapper_code)
@@ -138,17 +152,21 @@ pub(crate) async fn run(
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
     out: watch::Sender<Option<RunOutcome>>,
     timing: Timing,
+    run_dir: Option<PathBuf>,
 ) {
     let n = workers.len();
     let mut exits: Vec<Option<WorkerExit>> = vec![None; n];
     let mut order: Vec<u32> = Vec::with_capacity(n);
     let pgids: Vec<i32> = workers.iter().map(|w| w.pgid).collect();
     let logs: Vec<PathBuf> = workers.iter().map(|w| w.log_file.clone()).collect();
+    let mut cgroups: Vec<Option<super::cgroup::WorkerCgroup>> = Vec::with_capacity(n);
+    let mut oom: Vec<bool> = vec![false; n];
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, WorkerExit)>();
     // Owned here so that aborting the monitor aborts the waiters too.
     let mut waiters = JoinSet::new();
-    for (i, w) in workers.into_iter().enumerate() {
+    for (i, mut w) in workers.into_iter().enumerate() {
         let tx = tx.clone();
+        cgroups.push(w.cgroup.take());
         match w.source {
             Source::Done(e) => {
                 let _ = tx.send((i, e));
@@ -199,8 +217,22 @@ pub(crate) async fn run(
                     if exits.get(i).is_some_and(Option::is_none) {
                         exits[i] = Some(e);
                         order.push(i as u32);
-                        // The leader is gone: whatever it left in its group goes too.
+                        // The leader is gone: whatever it left in its group goes too, and in
+                        // its cgroup (processes that left the group).
                         signal_group(pgids[i], Signal::SIGKILL);
+                        if let Some(Some(cg)) = cgroups.get(i) {
+                            oom[i] = cg.oom_kills() > 0;
+                        }
+                        if let Some(cg) = cgroups.get_mut(i).and_then(Option::take) {
+                            let left = tokio::task::spawn_blocking(move || {
+                                cg.kill_all();
+                                cg
+                            })
+                            .await;
+                            if let (Ok(cg), Some(slot)) = (left, cgroups.get_mut(i)) {
+                                *slot = Some(cg);
+                            }
+                        }
                         tracing::debug!(worker = i, exit = ?e, "worker ended");
                         if !e.is_success() && phase == Phase::Running {
                             phase = Phase::Failing(i as u32);
@@ -247,7 +279,37 @@ pub(crate) async fn run(
         Phase::Failing(i) => Some(i),
         _ => None,
     };
-    let outcome = compose_outcome(exits, &order, phase == Phase::Stopping, failed);
+    let mut outcome = compose_outcome(exits, &order, phase == Phase::Stopping, failed);
+    if let Some(i) = outcome.failed_worker
+        && oom.get(i as usize).copied().unwrap_or(false)
+    {
+        let limit = cgroups
+            .get(i as usize)
+            .and_then(Option::as_ref)
+            .and_then(|c| c.limit_bytes)
+            .map(|b| format!(" (limit {:.2} GiB)", b as f64 / (1u64 << 30) as f64))
+            .unwrap_or_default();
+        outcome.reason = format!(
+            "worker {i} ran out of memory{limit} and was killed by the kernel (OOM): {}",
+            outcome.reason
+        );
+    }
+    let cleanup = tokio::task::spawn_blocking(move || {
+        for cg in cgroups.into_iter().flatten() {
+            cg.kill_all();
+            cg.remove();
+        }
+        if let Some(dir) = run_dir {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a run directory")
+                }
+            }
+        }
+    });
+    let _ = cleanup.await;
     tracing::info!(exit_code = outcome.exit_code, success = outcome.success, stopped = outcome.stopped, reason = %outcome.reason, "run ended");
     out.send_replace(Some(outcome));
 }
@@ -310,7 +372,24 @@ mod tests {
             read_exit_file(&f),
             Some(WorkerExit::Signaled { signal: 15 })
         );
-        std::fs::write(&f, "garbage").expect("write");
-        assert_eq!(read_exit_file(&f), None);
+        for bad in ["garbage", "", "3", "3\n4\n", "-1\n", "99999\n"] {
+            std::fs::write(&f, bad).expect("write");
+            assert_eq!(read_exit_file(&f), None, "{bad:?}");
+        }
+        // never through a symlink, never a FIFO
+        let target = dir.path().join("t");
+        std::fs::write(&target, "0\n").expect("write");
+        let link = dir.path().join("l.exit");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        assert_eq!(read_exit_file(&link), None);
+        let fifo = dir.path().join("fifo.exit");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .expect("mkfifo")
+                .success()
+        );
+        assert_eq!(read_exit_file(&fifo), None);
     }
 }

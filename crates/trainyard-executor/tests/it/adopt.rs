@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use trainyard_executor::{ExecError, LocalWorker, RunHandle, WorkerExit, exit_status_path};
 
-use crate::helpers::{App, alive, bounded, executor, gone_within};
+use crate::helpers::{App, alive, bounded, gone_within};
 
 /// A worker that writes its pid, waits for the file `go`, then runs `then`.
 fn gated(then: &str) -> String {
@@ -14,9 +14,9 @@ fn gated(then: &str) -> String {
     )
 }
 
-/// Submits with a first executor, drops it, and returns the stored handle as JSON.
+/// Submits with a first drops it, and returns the stored handle as JSON.
 async fn submit_and_forget(app: &App, workers: u32, cmd: &str) -> String {
-    let first = executor();
+    let first = app.executor();
     let h = first
         .submit(&app.shell(1, workers, cmd))
         .await
@@ -35,7 +35,7 @@ async fn adopted_run_reports_its_exit_code() {
     let app = App::new();
     let json = submit_and_forget(&app, 1, &gated("exit 7")).await;
     let h = RunHandle::from_json(&json).expect("parse");
-    let second = executor();
+    let second = app.executor();
     second.adopt(&h).await.expect("adopt");
     second.adopt(&h).await.expect("adopting twice is fine");
     assert_eq!(second.try_outcome(&h).expect("known"), None);
@@ -55,7 +55,7 @@ async fn adopted_run_reports_a_signal() {
     let app = App::new();
     let json = submit_and_forget(&app, 1, &gated("kill -9 $$")).await;
     let h = RunHandle::from_json(&json).expect("parse");
-    let second = executor();
+    let second = app.executor();
     second.adopt(&h).await.expect("adopt");
     std::fs::write(app.path().join("go"), "").expect("go");
     let o = bounded(second.wait(&h)).await.expect("wait");
@@ -66,7 +66,7 @@ async fn adopted_run_reports_a_signal() {
 #[tokio::test]
 async fn adopted_multi_worker_run_with_one_worker_already_done() {
     let app = App::new();
-    let first = executor();
+    let first = app.executor();
     let h = first
         .submit(&app.shell(
             1,
@@ -85,7 +85,7 @@ async fn adopted_multi_worker_run_with_one_worker_already_done() {
     let json = h.to_json();
     drop(first);
     let h = RunHandle::from_json(&json).expect("parse");
-    let second = executor();
+    let second = app.executor();
     second.adopt(&h).await.expect("adopt");
     std::fs::write(app.path().join("go"), "").expect("go");
     let o = bounded(second.wait(&h)).await.expect("wait");
@@ -98,14 +98,14 @@ async fn stop_of_an_unknown_run_adopts_and_stops_it() {
     let json = submit_and_forget(&app, 2, &gated("exit 0")).await;
     let pid0 = app.wait_pid("pid-0").await;
     let h = RunHandle::from_json(&json).expect("parse");
-    let second = executor();
+    let second = app.executor();
     let o = bounded(second.stop(&h, Duration::from_secs(2)))
         .await
         .expect("stop");
     assert!(o.stopped, "{o:?}");
     assert!(gone_within(pid0, Duration::from_secs(2)).await);
     // now everything is gone: a third executor cannot find it
-    let third = executor();
+    let third = app.executor();
     let err = third
         .stop(&h, Duration::from_secs(1))
         .await
@@ -123,7 +123,7 @@ fn now_ms() -> i64 {
 #[tokio::test]
 async fn adopt_of_a_finished_run_is_lost_with_the_recorded_outcome() {
     let app = App::new();
-    let first = executor();
+    let first = app.executor();
     let before = now_ms();
     let h = first
         .submit(&app.shell(1, 1, "exit 0"))
@@ -135,7 +135,7 @@ async fn adopt_of_a_finished_run_is_lost_with_the_recorded_outcome() {
     let after = now_ms();
     drop(first);
     std::thread::sleep(Duration::from_millis(300));
-    let second = executor();
+    let second = app.executor();
     let lost = second.adopt(&h).await.expect_err("lost");
     assert!(
         lost.reason.contains("exited with code 0"),
@@ -158,7 +158,7 @@ async fn adopt_of_a_finished_run_is_lost_with_the_recorded_outcome() {
 #[tokio::test]
 async fn adopt_with_a_different_start_time_is_lost() {
     let app = App::new();
-    let first = executor();
+    let first = app.executor();
     let h = first
         .submit(&app.shell(1, 1, &gated("exit 0")))
         .await
@@ -172,7 +172,7 @@ async fn adopt_with_a_different_start_time_is_lost() {
             ..w
         }],
     };
-    let second = executor();
+    let second = app.executor();
     let lost = second.adopt(&forged).await.expect_err("lost");
     assert!(
         lost.reason.contains("left no exit status"),
@@ -199,6 +199,8 @@ async fn adopt_of_a_dead_pid_is_lost() {
         version_id: 9,
         log_dir: app.logs(),
         workers: 1,
+        identity: None,
+        allowed_roots: vec![],
         backend: trainyard_executor::BackendHandle::Local {
             workers: vec![LocalWorker {
                 index: 0,
@@ -208,7 +210,7 @@ async fn adopt_of_a_dead_pid_is_lost() {
             }],
         },
     };
-    let lost = executor().adopt(&h).await.expect_err("lost");
+    let lost = app.executor().adopt(&h).await.expect_err("lost");
     assert!(
         lost.reason.contains(&format!("pid {pid}")),
         "{}",

@@ -3,28 +3,43 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use trainyard_executor::{LocalConfig, LocalExecutor, Resources, RunCommand, RunSpec};
+use trainyard_executor::{
+    Containment, LocalConfig, LocalExecutor, Resources, RunCommand, RunSpec, WorkerIdentity,
+};
 
 /// Upper bound for any single wait in these tests.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
-/// An executor with a short failure grace.
-pub fn executor() -> LocalExecutor {
-    LocalExecutor::new(LocalConfig {
-        failure_grace: Duration::from_millis(500),
-        ..LocalConfig::default()
-    })
+/// The identity test workers run as: `nobody` (65534) when the tests run as root (workers are
+/// never root), else the test's own user.
+pub fn test_identity() -> Option<WorkerIdentity> {
+    rustix::process::geteuid()
+        .is_root()
+        .then(|| WorkerIdentity::new(65534, 65534).expect("nobody"))
 }
 
-/// A temporary app directory with `logs/` as log dir.
+/// A temporary app directory (the workers' working directory, readable and, by the tests'
+/// policy, writable by them: the scripts leave marker files there), a log directory that is the
+/// "server's" (0700, not granted to workers) and a run-directory parent.
 pub struct App {
     pub dir: tempfile::TempDir,
+    server: tempfile::TempDir,
+    runs: tempfile::TempDir,
 }
 
 impl App {
     pub fn new() -> App {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        if let Some(id) = test_identity() {
+            std::os::unix::fs::chown(dir.path(), Some(id.uid), Some(id.gid)).expect("chown");
+        }
         App {
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir,
+            server: tempfile::tempdir().expect("tempdir"),
+            runs: tempfile::tempdir().expect("tempdir"),
         }
     }
 
@@ -32,8 +47,39 @@ impl App {
         self.dir.path()
     }
 
+    /// The "server's" directory (not granted to workers).
+    pub fn server_dir(&self) -> &Path {
+        self.server.path()
+    }
+
+    /// The log directory of the test specs (in the "server's" directory).
     pub fn logs(&self) -> PathBuf {
-        self.dir.path().join("logs")
+        self.server.path().join("logs")
+    }
+
+    /// An executor with a short failure grace whose workers may also write the app directory.
+    pub fn executor(&self) -> LocalExecutor {
+        self.executor_in(&self.server.path().join("logs-root"))
+    }
+
+    /// [`App::executor`] with `logs_dir` as its logs root.
+    pub fn executor_in(&self, logs_dir: &Path) -> LocalExecutor {
+        LocalExecutor::new(LocalConfig {
+            logs_dir: logs_dir.to_path_buf(),
+            failure_grace: Duration::from_millis(500),
+            containment: Containment {
+                shared_read_write: vec![self.path().to_path_buf()],
+                protected: vec![self.server.path().to_path_buf()],
+                // one run-directory parent per logs root, as the server has per data directory
+                runs_dir: Some(
+                    self.runs
+                        .path()
+                        .join(logs_dir.to_string_lossy().replace('/', "_")),
+                ),
+                ..Containment::default()
+            },
+            ..LocalConfig::default()
+        })
     }
 
     /// A spec running `cmd` through `sh -c` in this directory.
@@ -55,6 +101,8 @@ impl App {
             train_url: None,
             log_dir: self.logs(),
             resources: Resources::default(),
+            identity: test_identity(),
+            allowed_roots: vec![self.path().to_path_buf()],
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use trainyard_executor::logs::{LogFollower, LogOrder, read_lines};
 use trainyard_executor::{copy_logs, log_path};
 
-use crate::helpers::{App, bounded, executor};
+use crate::helpers::{App, bounded};
 
 const PRINT_120: &str = "i=1; while [ $i -le 120 ]; do printf 'line-%04d\\n' $i; i=$((i+1)); done";
 
@@ -25,7 +25,7 @@ fn get(
 #[tokio::test]
 async fn conformance_walk_on_a_worker_log() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 1, PRINT_120))
         .await
@@ -81,7 +81,7 @@ fn ex_log(
 #[tokio::test]
 async fn unterminated_last_line_is_completed_when_the_run_ends() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 1, "printf 'a\\nb'"))
         .await
@@ -94,7 +94,7 @@ async fn unterminated_last_line_is_completed_when_the_run_ends() {
 #[tokio::test]
 async fn logs_are_appended_and_copied_per_worker() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 2, "echo \"hello from $RANK\""))
         .await
@@ -120,7 +120,7 @@ async fn logs_are_appended_and_copied_per_worker() {
 #[tokio::test]
 async fn follower_tails_a_running_worker() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 1, "for i in 1 2 3; do echo tick-$i; sleep 0.1; done"))
         .await

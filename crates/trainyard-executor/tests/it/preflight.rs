@@ -13,7 +13,7 @@ use crate::helpers::{App, alive, bounded, gone_within};
 #[tokio::test]
 async fn preflight_sorts_path_and_program_problems_into_image_and_submit() {
     let app = App::new();
-    let ex = crate::helpers::executor();
+    let ex = app.executor();
     let argv = |prog: &str| RunCommand::Argv(vec![prog.into(), "main.py".into()]);
 
     // app_url missing → image stage, names the path
@@ -78,19 +78,11 @@ fn log_dirs_are_by_ids_under_logs_dir() {
     );
 }
 
-fn executor_in(logs: &std::path::Path) -> LocalExecutor {
-    LocalExecutor::new(LocalConfig {
-        logs_dir: logs.to_path_buf(),
-        failure_grace: Duration::from_millis(500),
-        ..LocalConfig::default()
-    })
-}
-
 #[tokio::test]
 async fn reconcile_kills_runs_no_adopted_version_accounts_for() {
     let app = App::new();
-    let logs = app.path().join("data/logs");
-    let first = executor_in(&logs);
+    let logs = app.server_dir().join("data/logs");
+    let first = app.executor_in(&logs);
     let mut handles = Vec::new();
     for v in [1, 2] {
         let mut spec = app.shell(v, 1, &format!("echo $$ > pid-{v}; exec sleep 60"));
@@ -99,10 +91,10 @@ async fn reconcile_kills_runs_no_adopted_version_accounts_for() {
     }
     let pids = [app.wait_pid("pid-1").await, app.wait_pid("pid-2").await];
     drop(first); // "the server died": both keep running, only version 1's handle was stored
-    let second = executor_in(&logs);
+    let second = app.executor_in(&logs);
     second.adopt(&handles[0]).await.expect("adopt");
     // an executor over another logs dir finds nothing of ours
-    let other = executor_in(&app.path().join("elsewhere/logs"));
+    let other = app.executor_in(&app.server_dir().join("elsewhere/logs"));
     let r = other.reconcile(&KnownRuns::default()).await;
     assert_eq!(r.orphans_ended, 0);
     assert!(alive(pids[0]) && alive(pids[1]));

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use trainyard_executor::{RunCommand, WorkerExit, build_argv, log_path};
 
-use crate::helpers::{App, alive, bounded, executor, gone_within};
+use crate::helpers::{App, alive, bounded, gone_within};
 
 #[tokio::test]
 async fn exit_zero_is_success_and_output_is_logged() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 1, "echo out; echo err >&2; echo out2"))
         .await
@@ -29,7 +29,7 @@ async fn exit_zero_is_success_and_output_is_logged() {
 #[tokio::test]
 async fn exit_three_is_exit_code_three() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex.submit(&app.shell(1, 1, "exit 3")).await.expect("submit");
     let o = bounded(ex.wait(&h)).await.expect("wait");
     assert!(!o.success && !o.stopped);
@@ -41,7 +41,7 @@ async fn exit_three_is_exit_code_three() {
 #[tokio::test]
 async fn self_sigkill_is_137_and_named() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 1, "kill -9 $$"))
         .await
@@ -56,7 +56,7 @@ async fn self_sigkill_is_137_and_named() {
 #[tokio::test]
 async fn multi_worker_environment_and_cwd() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let mut spec = app.shell(
         1,
         3,
@@ -99,7 +99,7 @@ async fn multi_worker_environment_and_cwd() {
 #[tokio::test]
 async fn single_worker_has_no_distributed_variables() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(
             1,
@@ -128,7 +128,7 @@ async fn argv_command_gets_boot_file_and_parameters() {
         Some("/d"),
         Some("/t"),
     );
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.spec(1, 1, RunCommand::Argv(argv)))
         .await
@@ -144,7 +144,7 @@ async fn argv_command_gets_boot_file_and_parameters() {
 #[tokio::test]
 async fn one_failing_worker_stops_the_others() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(
             1,
@@ -178,7 +178,7 @@ echo $$ > "pid-$RANK.tmp"; mv "pid-$RANK.tmp" "pid-$RANK"; exec sleep 30"#,
 #[tokio::test]
 async fn failing_worker_escalates_to_sigkill_for_stubborn_peers() {
     let app = App::new();
-    let ex = executor(); // failure grace 500 ms
+    let ex = app.executor(); // failure grace 500 ms
     let h = ex
         .submit(&app.shell(
             1,

@@ -4,12 +4,12 @@ use std::time::{Duration, Instant};
 
 use trainyard_executor::WorkerExit;
 
-use crate::helpers::{App, bounded, executor, gone_within};
+use crate::helpers::{App, bounded, gone_within};
 
 #[tokio::test]
 async fn stop_terminates_and_reports_stopped() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(
             1,
@@ -44,7 +44,7 @@ async fn stop_terminates_and_reports_stopped() {
 #[tokio::test]
 async fn worker_ignoring_sigterm_is_killed_after_grace() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(
             1,
@@ -78,7 +78,7 @@ async fn stop_kills_grandchildren() {
         "sleep 100 &\necho $! > child.tmp; mv child.tmp child\nbash -c 'trap \"\" TERM; sleep 100' &\necho $! > child2.tmp; mv child2.tmp child2\nwait\n",
     )
     .expect("write");
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 1, "bash job.sh"))
         .await
@@ -102,7 +102,7 @@ async fn stop_kills_grandchildren() {
 #[tokio::test]
 async fn leftovers_of_a_finished_worker_are_killed() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex
         .submit(&app.shell(1, 1, "sleep 100 & echo $! > bg.tmp; mv bg.tmp bg; exit 0"))
         .await
@@ -119,7 +119,7 @@ async fn leftovers_of_a_finished_worker_are_killed() {
 #[tokio::test]
 async fn stop_after_the_end_keeps_the_outcome() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let h = ex.submit(&app.shell(1, 1, "exit 0")).await.expect("submit");
     let o = bounded(ex.wait(&h)).await.expect("wait");
     let s = bounded(ex.stop(&h, Duration::from_secs(1)))

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use trainyard_executor::{ExecError, RunCommand, check_paths};
 
-use crate::helpers::{App, bounded, executor};
+use crate::helpers::{App, bounded};
 
 #[tokio::test]
 async fn unknown_engine_command_is_a_submit_error() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let spec = app.spec(
         1,
         2,
@@ -27,6 +27,8 @@ async fn unknown_engine_command_is_a_submit_error() {
         version_id: 1,
         log_dir: app.logs(),
         workers: 2,
+        identity: None,
+        allowed_roots: vec![],
         backend: trainyard_executor::BackendHandle::Local { workers: vec![] },
     };
     assert!(matches!(
@@ -38,7 +40,7 @@ async fn unknown_engine_command_is_a_submit_error() {
 #[tokio::test]
 async fn missing_working_directory_is_a_submit_error() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let mut spec = app.shell(1, 1, "true");
     spec.working_dir = app.path().join("gone");
     let err = ex.submit(&spec).await.expect_err("must fail");
@@ -54,12 +56,12 @@ async fn missing_working_directory_is_a_submit_error() {
 async fn not_executable_command_is_a_submit_error() {
     let app = App::new();
     std::fs::write(app.path().join("run.sh"), "echo hi\n").expect("write");
-    let ex = executor();
+    let ex = app.executor();
     let err = ex
         .submit(&app.spec(1, 1, RunCommand::Argv(vec!["./run.sh".into()])))
         .await
         .expect_err("must fail");
-    assert!(err.reason.contains("not an executable"), "{}", err.reason);
+    assert!(err.reason.contains("not executable"), "{}", err.reason);
     assert!(
         ex.submit(&app.spec(1, 1, RunCommand::Argv(vec![])))
             .await
@@ -87,7 +89,7 @@ fn check_paths_names_missing_app_and_boot_file() {
 #[tokio::test]
 async fn submit_is_idempotent_while_running() {
     let app = App::new();
-    let ex = executor();
+    let ex = app.executor();
     let spec = app.shell(1, 1, "sleep 30");
     let h1 = ex.submit(&spec).await.expect("submit");
     let h2 = ex.submit(&spec).await.expect("submit again");
@@ -106,24 +108,27 @@ async fn submit_is_idempotent_while_running() {
     ));
 }
 
-/// A `user_command` run without `app_url` works in its log directory, which submit creates
-/// (the supervisor no longer creates it: regression of the executor seam).
+/// A `user_command` run without `app_url` works in its private run directory (its `HOME` and
+/// `TMPDIR`), not in the log directory, which submit creates for the server and which workers
+/// cannot enter; the run directory is removed when the run ends.
 #[tokio::test]
-async fn working_in_the_log_directory_it_creates() {
+async fn a_run_without_app_url_works_in_its_private_run_directory() {
     let app = App::new();
-    let ex = executor();
-    let mut spec = app.shell(1, 1, "pwd");
+    let ex = app.executor();
+    let mut spec = app.shell(1, 1, r#"pwd; echo "$HOME $TMPDIR"; ls -d "$TMPDIR" > /dev/null && touch "$HOME/scratch" && echo writable"#);
     spec.app_url = None;
     spec.working_dir = app.logs();
     assert!(!app.logs().exists());
     let h = ex.submit(&spec).await.expect("submit");
     let o = bounded(ex.wait(&h)).await.expect("wait");
     assert!(o.success, "{}", o.reason);
+    let run_dir = ex.run_dir(1, 1);
     let log = std::fs::read_to_string(trainyard_executor::log_path(&app.logs(), 0)).expect("log");
-    assert_eq!(
-        std::path::Path::new(log.trim())
-            .canonicalize()
-            .expect("canon"),
-        app.logs().canonicalize().expect("canon")
+    let d = run_dir.display();
+    assert_eq!(log, format!("{d}\n{d} {d}\nwritable\n"));
+    assert!(app.logs().is_dir(), "the log directory was made");
+    assert!(
+        !run_dir.exists(),
+        "the run directory is removed with the run"
     );
 }

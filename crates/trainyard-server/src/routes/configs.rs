@@ -52,7 +52,11 @@ fn flat(c: &JobConfig) -> HttpResult<Map<String, Value>> {
 
 /// The config fields of a create/update body, checked and flattened: the top-level fields and
 /// those of a `config` object (a field in both is 400). `None` when the body has none.
-fn body_config(s: &AppState, body: &Map<String, Value>) -> HttpResult<Option<Map<String, Value>>> {
+fn body_config(
+    s: &AppState,
+    project: &str,
+    body: &Map<String, Value>,
+) -> HttpResult<Option<Map<String, Value>>> {
     let top: Map<String, Value> = body
         .iter()
         .filter(|(k, _)| !META_KEYS.contains(&k.as_str()))
@@ -85,7 +89,10 @@ fn body_config(s: &AppState, body: &Map<String, Value>) -> HttpResult<Option<Map
     }
     // parse the merged fields once more: the same checks, and the typed values to check
     // against the server's engines and specs
-    check_refs(s, &JobConfig::from_json(&fields)?)?;
+    let typed = JobConfig::from_json(&fields)?;
+    check_refs(s, &typed)?;
+    // paths under the allowed roots, as for a job (400 naming the field and the roots)
+    s.workers.check_config(project, &typed)?;
     Ok(Some(fields))
 }
 
@@ -213,7 +220,7 @@ pub async fn create_config(
         }
     };
     let desc = body_desc(&body)?.unwrap_or_default();
-    let config = body_config(&s, &body)?.unwrap_or_default();
+    let config = body_config(&s, &project, &body)?.unwrap_or_default();
     let now = now_ms();
     let rec = s
         .write(move |st| {
@@ -275,7 +282,7 @@ pub async fn update_config(
         }
     }
     let desc = body_desc(&body)?;
-    let config = body_config(&s, &body)?;
+    let config = body_config(&s, &project, &body)?;
     if desc.is_none() && config.is_none() {
         return Err(
             ApiError::invalid("nothing to update: give config_desc and/or config fields").into(),

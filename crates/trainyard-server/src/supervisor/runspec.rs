@@ -104,6 +104,9 @@ pub fn run_spec(
             memory_gib: v.spec.cpu.trim().parse().ok(),
             gpus: u32::try_from(v.spec.gpu_num.max(0)).unwrap_or(0),
         },
+        // the supervisor sets these from its worker policy
+        identity: None,
+        allowed_roots: Vec::new(),
     })
 }
 

@@ -164,6 +164,23 @@ impl Drop for TestServer {
     }
 }
 
+/// A scratch directory the workers' user can read and write (mode 1777, like `/tmp`): an
+/// output directory (`train_url`), or, with [`share`], where the tests' scripts leave marker
+/// files. Rust's temporary directories are 0755 root's when the tests run as root, and
+/// workers then run as `nobody`.
+pub fn scratch() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    d
+}
+
+/// A test policy: every worker of the server may read and write `dir` (production workers
+/// write only their own `train_url` and run directory).
+pub fn share(c: &mut ServerConfig, dir: &std::path::Path) {
+    c.sandbox.read_write.push(dir.to_path_buf());
+}
+
 /// Names of the rows of a list body.
 pub fn names(body: &Value) -> Vec<String> {
     body["jobs"]

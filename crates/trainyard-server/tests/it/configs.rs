@@ -76,7 +76,7 @@ async fn create_get_update_delete_round_trip() {
 
     // the nested shape: fields inside `config`, paths normalised as for a job
     let nested = json!({"config_name": "nested", "config": {
-        "spec_id": 2, "engine_id": 1, "app_url": "file:///code", "boot_file_url": "train.py"}});
+        "spec_id": 2, "engine_id": 1, "app_url": "file:///tmp/code", "boot_file_url": "train.py"}});
     assert_eq!(s.post(CONFIGS, &nested).await.0, 200);
     let (_, got) = s.get(&path("nested"), &[]).await;
     assert_eq!(
@@ -92,7 +92,7 @@ async fn create_get_update_delete_round_trip() {
             &json!(""),
             &json!(2),
             &json!(1),
-            &json!("/code"),
+            &json!("/tmp/code"),
             &json!("train.py"),
             None
         )

@@ -383,7 +383,7 @@ fn projects_and_workspaces_are_isolated_and_limit_counts_all_workspaces() {
 fn create_versions_inherit_delete_and_ids_never_reused() {
     rt().block_on(async {
         let s = TestServer::start(|_| {}).await;
-        let body = json!({"job_name": "inh", "job_desc": "first", "config": {"worker_server_num": 2, "spec_id": 1, "engine_id": 2, "app_url": "/nonexistent-app", "boot_file_url": "run.sh",
+        let body = json!({"job_name": "inh", "job_desc": "first", "config": {"worker_server_num": 2, "spec_id": 1, "engine_id": 2, "app_url": "/tmp/trainyard-nonexistent-app", "boot_file_url": "run.sh",
             "parameter": [{"label": "lr", "value": 0.1}, {"label": "deep", "value": true}], "train_url": "file:///tmp/out"}});
         let (st, c) = s.post("/training-jobs", &body).await;
         assert_eq!(st, 200, "{c}");
@@ -395,7 +395,7 @@ fn create_versions_inherit_delete_and_ids_never_reused() {
         assert_eq!(c2["version_name"], "V0002");
         let (_, d) = s.get(&format!("/training-jobs/{job}/versions/{v2}"), &[]).await;
         assert_eq!((d["pre_version_id"].as_i64(), d["worker_server_num"].as_i64(), d["app_url"].as_str(), d["boot_file_url"].as_str(), d["train_url"].as_str()),
-                   (Some(v1), Some(1), Some("/nonexistent-app"), Some("run.sh"), Some("/tmp/out")));
+                   (Some(v1), Some(1), Some("/tmp/trainyard-nonexistent-app"), Some("run.sh"), Some("/tmp/out")));
         assert_eq!(d["parameter"], json!([{"label": "lr", "value": "0.1"}, {"label": "deep", "value": "true"}]), "values kept as text, inherited");
         assert_eq!((d["version_desc"].as_str(), d["job_desc"].as_str()), (Some("v2 note"), Some("first")));
         let (_, l) = s.list(&[("search_content", "inh")]).await;

@@ -208,7 +208,7 @@ async fn lines_are_readable_while_the_version_runs() {
 #[tokio::test]
 async fn log_url_receives_a_copy_per_worker_when_the_version_ends() {
     let s = TestServer::start(|_| {}).await;
-    let dest = tempfile::tempdir().unwrap();
+    let dest = crate::common::scratch();
     let logs = dest.path().join("copies");
     let mut body = TestServer::job_body(
         "copied",
@@ -223,6 +223,42 @@ async fn log_url_receives_a_copy_per_worker_when_the_version_ends() {
         let copy = std::fs::read_to_string(logs.join(format!("copied-V0001.{rank}"))).unwrap();
         assert_eq!(copy, format!("worker {rank}\nlast-no-newline\n"));
     }
+    // written with the worker's rights, not the server's
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(logs.join("copied-V0001.0"))
+        .unwrap()
+        .uid();
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(owner, if me == 0 { 65534 } else { me });
+}
+
+/// Issue 9 §1: the `log_url` copy is done with the worker's rights: a directory the workers'
+/// user may not write stays untouched, even though the server (root here) could write it.
+#[tokio::test]
+async fn log_url_the_worker_cannot_write_gets_nothing() {
+    let s = TestServer::start(|_| {}).await;
+    let me = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").unwrap().uid()
+    };
+    if me != 0 {
+        eprintln!(
+            "SKIP log_url_the_worker_cannot_write_gets_nothing: workers run as the server's user"
+        );
+        return;
+    }
+    let dest = tempfile::tempdir().unwrap(); // 0755 root: not the worker's
+    let logs = dest.path().join("copies");
+    let mut body = TestServer::job_body("nocopy", "echo hello");
+    body["config"]["log_url"] = json!(logs.to_str().unwrap());
+    let (j, v) = create(&s, &body).await;
+    let d = wait_status(&s, j, v, &[10]).await;
+    assert_eq!(d["status"], 10, "the run itself is fine: {d}");
+    assert!(
+        !logs.exists(),
+        "the server created {} with its own rights",
+        logs.display()
+    );
 }
 
 /// One server-sent event: (event, id, data).

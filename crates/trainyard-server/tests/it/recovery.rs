@@ -2,7 +2,7 @@
 //! waiting, whose workers are left alive (as after a crash), and a second server on the same
 //! data directory that adopts, loses, stops and schedules them, each exactly once.
 
-use crate::common::TestServer;
+use crate::common::{TestServer, scratch, share};
 use crate::lifecycle::{alive, create_cmd, detail, wait_file, wait_status};
 use serde_json::json;
 use std::path::Path;
@@ -38,12 +38,13 @@ fn kill_group(pgid: i32) {
 
 #[tokio::test]
 async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
-    let marks = tempfile::tempdir().unwrap();
+    let marks = scratch();
     let m = marks.path().to_str().unwrap().to_owned();
     // A long grace so the stopped version is still in 9 when the server goes away.
     let s = TestServer::start(|c| {
         c.quotas = 4;
         c.stop_grace_secs = 60.0;
+        share(c, marks.path());
     })
     .await;
     // adopted: still running across the restart, completes afterwards.
@@ -132,6 +133,7 @@ async fn restart_adopts_loses_stops_and_schedules_each_version_once() {
     let s = TestServer::start_in(dir, |c| {
         c.quotas = 4;
         c.stop_grace_secs = 0.5;
+        share(c, marks.path());
     })
     .await;
     // Reconciled before the server answered: the lost ones are 14 at the first look.
@@ -222,9 +224,9 @@ async fn workers_started_but_never_recorded_are_killed_and_the_version_runs_agai
     // run handle: the version is back in 7 without a handle while its processes run. And one
     // killed while a deleted version's workers were still in their stop grace: the version is
     // gone from the store while its processes run.
-    let marks = tempfile::tempdir().unwrap();
+    let marks = scratch();
     let m = marks.path().to_str().unwrap().to_owned();
-    let s = TestServer::start(|_| {}).await;
+    let s = TestServer::start(|c| share(c, marks.path())).await;
     let (j, v) = create_cmd(&s, "orphan", &format!("echo $$ >> {m}/pids; exec sleep 60")).await;
     let (gj, gv) = create_cmd(&s, "gone", &format!("echo $$ >> {m}/gone; exec sleep 60")).await;
     let (kj, kv) = create_cmd(&s, "kept", &format!("echo $$ >> {m}/kept; exec sleep 60")).await;
@@ -260,7 +262,7 @@ async fn workers_started_but_never_recorded_are_killed_and_the_version_runs_agai
         .unwrap();
     drop(conn);
     assert!(alive(first) && alive(gone) && alive(kept));
-    let s = TestServer::start_in(dir, |_| {}).await;
+    let s = TestServer::start_in(dir, |c| share(c, marks.path())).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(first) || alive(gone) {
         assert!(Instant::now() < deadline, "an orphan still runs");

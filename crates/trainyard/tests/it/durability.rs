@@ -164,11 +164,24 @@ fn version_status(c: &reqwest::blocking::Client, base: &str, job: i64, version: 
 #[test]
 fn sigkill_with_3_running_and_2_waiting_recovers_each_version_once() {
     let dir = tempfile::tempdir().unwrap();
+    // where the runs leave their marks: writable by the workers' user, and shared with every
+    // worker by a test policy ([sandbox] read_write)
     let marks = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(marks.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let policy = dir.path().join("test.toml");
+    std::fs::write(
+        &policy,
+        format!("[sandbox]\nread_write = [{:?}]\n", marks.path()),
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
     let marker = marks.path().join("runs.txt");
     let data = dir.path().join("data");
     let c = client();
-    let server = start_with(&data, &["--quotas", "3"]);
+    let server = start_with(&data, &["--quotas", "3", "--config", policy]);
     // each run appends its version id once, then sleeps 4 s
     let cmd = format!(
         "echo $TRAINYARD_VERSION_ID >> '{}'; sleep 4; exit 0",
@@ -208,7 +221,7 @@ fn sigkill_with_3_running_and_2_waiting_recovers_each_version_once() {
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(server); // SIGKILL
-    let server = start_with(&data, &["--quotas", "3"]);
+    let server = start_with(&data, &["--quotas", "3", "--config", policy]);
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let st: Vec<i64> = made

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod contain;
 mod durability;
 mod executor;
 mod ops;
