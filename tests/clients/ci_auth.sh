@@ -15,13 +15,17 @@ shift 3
 cd "$(dirname "$0")/../.."
 PORT=${TRAINYARD_AUTH_PORT:-18766}
 DATA=$(mktemp -d)
+# the boot scripts of the conformance cases: a directory the workers' user (nobody, when CI runs
+# as root) can read, under an allowed root (/tmp)
+WORK=$(mktemp -d)
+chmod 0755 "$WORK"
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" > "$DATA/server.log" 2>&1 &
 SERVER=$!
 cleanup() {
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
   if [ "${rc:-1}" != 0 ]; then echo "---- server log (tail)"; tail -n 40 "$DATA/server.log" || true; fi
-  rm -rf "$DATA"
+  rm -rf "$DATA" "$WORK"
 }
 trap cleanup EXIT
 for _ in $(seq 1 150); do
@@ -57,6 +61,6 @@ if [ "$MODE" = conformance ] || [ "$MODE" = all ]; then
   TRAINYARD_PROJECT_ID_2="$(field "$DATA/p2.json" project_id)" \
   TRAINYARD_ACCESS_KEY_2="$(field "$DATA/k2.json" access_key)" \
   TRAINYARD_SECRET_KEY_2="$(field "$DATA/k2.json" secret_key)" \
-    python3 "$SHARED/conformance/conformance.py" "$@" || rc=1
+    python3 "$SHARED/conformance/conformance.py" --workdir "$WORK" "$@" || rc=1
 fi
 exit $rc
