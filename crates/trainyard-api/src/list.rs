@@ -30,6 +30,11 @@ impl StatusSet {
         self.0 & (1 << s.code() as u32) != 0
     }
 
+    /// True if the status with this code (0–22) is in the set; false for other codes.
+    pub const fn contains_code(self, code: u8) -> bool {
+        code < 23 && self.0 & (1 << code as u32) != 0
+    }
+
     /// True if the set holds every status.
     pub const fn is_all(self) -> bool {
         self.0 == StatusSet::all().0

@@ -112,6 +112,9 @@ pub struct ListPage {
     pub rows: Vec<JobRow>,
 }
 
+/// Jobs per status, indexed by status code (0–22): the counts beside a status filter.
+pub type StatusCounts = [u64; STATUSES];
+
 /// The index over every scope (see crate docs).
 #[derive(Debug, Default)]
 pub struct ListIndex {
@@ -215,12 +218,45 @@ impl ListIndex {
             .scopes
             .get(&(project.to_owned(), q.workspace_id.as_str().to_owned()))
         {
-            Some(scope) => scope.query(q, now_ms),
+            Some(scope) => scope.query(q, now_ms, None),
             None => ListPage {
                 total: 0,
                 rows: Vec::new(),
             },
         }
+    }
+
+    /// [`ListIndex::query`], plus the jobs of each status that pass every filter but the status
+    /// one: the scope's jobs whose name matches `q.search_content` (all jobs without a search),
+    /// counted per status (what the web console shows beside each status of its filter).
+    /// Without a search the counts are the per-status partition sizes, O(1) each; with one
+    /// they come from the same name scan that answers the search.
+    pub fn query_with_counts(
+        &self,
+        project: &str,
+        q: &JobListQuery,
+        now_ms: i64,
+    ) -> (ListPage, StatusCounts) {
+        let mut counts = [0u64; STATUSES];
+        let page = match self
+            .scopes
+            .get(&(project.to_owned(), q.workspace_id.as_str().to_owned()))
+        {
+            Some(scope) => scope.query(q, now_ms, Some(&mut counts)),
+            None => ListPage {
+                total: 0,
+                rows: Vec::new(),
+            },
+        };
+        (page, counts)
+    }
+
+    /// The projects that have jobs, in no particular order.
+    pub fn projects(&self) -> impl Iterator<Item = &str> {
+        self.projects
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(p, _)| p.as_str())
     }
 }
 
@@ -306,6 +342,8 @@ struct Scope {
     by_status: Vec<[OrderedSeq; KEYS]>,
     live: Vec<u32>,
     arena: SearchArena,
+    /// Status code of each slot's row (dense: search filters and counts read it per hit).
+    status_of: Vec<u8>,
     len: usize,
 }
 
@@ -379,6 +417,10 @@ impl Scope {
             }
         };
         let r = &self.rows[slot as usize];
+        if self.status_of.len() <= slot as usize {
+            self.status_of.resize(slot as usize + 1, 0);
+        }
+        self.status_of[slot as usize] = r.status.code();
         self.by_id.insert(r.job_id, slot);
         let folded = search_fold(&r.job_name);
         self.arena.push(slot, &folded);
@@ -426,6 +468,7 @@ impl Scope {
                 self.arena.remove(slot);
                 self.arena.push(slot, &search_fold(&row.job_name));
             }
+            self.status_of[slot as usize] = row.status.code();
             self.rows[slot as usize] = row;
             self.link(slot);
             true
@@ -527,7 +570,9 @@ impl Scope {
         added
     }
 
-    fn query(&self, q: &JobListQuery, now: i64) -> ListPage {
+    /// Answers `q`; with `counts`, also fills the per-status counts of the jobs matching the
+    /// search (see [`ListIndex::query_with_counts`]).
+    fn query(&self, q: &JobListQuery, now: i64, counts: Option<&mut StatusCounts>) -> ListPage {
         let key = q.sort_by;
         let desc = q.order == Order::Desc;
         let rows = &self.rows;
@@ -550,23 +595,39 @@ impl Scope {
             Vec::new()
         };
 
-        let slots = if !q.search_content.is_empty() {
+        if !q.search_content.is_empty() {
             let needle = search_fold(&q.search_content);
             let mut matched: Vec<u32> = Vec::new();
-            if status.is_all() {
-                // no per-hit row access: rows are large and the hits many
-                self.arena.for_each_match(&needle, |s| matched.push(s));
-            } else {
-                self.arena.for_each_match(&needle, |s| {
-                    if status.contains(rows[s as usize].status) {
+            let status_of = &self.status_of;
+            match counts {
+                Some(counts) => self.arena.for_each_match(&needle, |s| {
+                    let code = status_of[s as usize];
+                    counts[usize::from(code)] += 1;
+                    if status.contains_code(code) {
                         matched.push(s);
                     }
-                });
+                }),
+                // no per-hit row access: rows are large and the hits many
+                None if status.is_all() => self.arena.for_each_match(&needle, |s| matched.push(s)),
+                None => self.arena.for_each_match(&needle, |s| {
+                    if status.contains_code(status_of[s as usize]) {
+                        matched.push(s);
+                    }
+                }),
             }
             let total = matched.len() as u64;
             let page = self.page_of_set(matched, &live_sorted, key, desc, offset, per_page, &cmp);
             return self.wire(total, page, now);
-        } else if status.is_all() || status.len() > MAX_MERGED_PARTITIONS {
+        }
+        if let Some(counts) = counts {
+            for (code, n) in counts.iter_mut().enumerate() {
+                *n = self
+                    .by_status
+                    .get(code)
+                    .map_or(0, |p| p[SortKey::JobName.index()].len() as u64);
+            }
+        }
+        let slots = if status.is_all() || status.len() > MAX_MERGED_PARTITIONS {
             let global = &self.all[key.index()];
             let mut sources = vec![Src::Seq(global)];
             if !live_sorted.is_empty() {

@@ -31,6 +31,18 @@ fn naive(rows: &[Row], q: &JobListQuery, now: i64) -> ListPage {
     ListPage { total, rows }
 }
 
+/// The reference status counts: jobs whose name matches the search, per status code.
+fn naive_counts(rows: &[Row], search: &str) -> StatusCounts {
+    let needle = search_fold(search);
+    let mut counts = [0u64; 23];
+    for r in rows {
+        if search_fold(&r.job_name).contains(&needle) {
+            counts[r.status.code() as usize] += 1;
+        }
+    }
+    counts
+}
+
 #[allow(clippy::too_many_arguments)] // a compact fixture builder
 fn row(
     job_id: i64,
@@ -315,6 +327,9 @@ proptest! {
         prop_assert_eq!(ix.project_job_count("p"), model.len() as u64);
         for q in queries {
             prop_assert_eq!(ix.query("p", &q, now), naive(&model, &q, now), "query {:?}", q);
+            let (page, counts) = ix.query_with_counts("p", &q, now);
+            prop_assert_eq!(page, naive(&model, &q, now), "query with counts {:?}", q);
+            prop_assert_eq!(counts, naive_counts(&model, &q.search_content), "counts {:?}", q);
         }
     }
 }
@@ -364,6 +379,9 @@ fn bulk_insert_into_large_scope_matches_naive() {
             ] {
                 let q = query(st, key, order, pp, page, search);
                 assert_eq!(ix.query("p", &q, 100), naive(&model, &q, 100), "{q:?}");
+                let (page, counts) = ix.query_with_counts("p", &q, 100);
+                assert_eq!(page, naive(&model, &q, 100), "{q:?}");
+                assert_eq!(counts, naive_counts(&model, search), "{q:?}");
             }
         }
     }
@@ -391,4 +409,38 @@ fn len_and_status_counts_follow_upserts_and_removes() {
     assert!(ix.remove("p2", "0", 4));
     let c = ix.status_counts();
     assert_eq!((ix.len(), c[10], c[11]), (3, 3, 0));
+}
+
+#[test]
+fn counts_follow_status_changes_and_removals() {
+    let mut ix = ListIndex::new();
+    ix.upsert("p", "0", row(1, "Alpha", "", 8, 1, Some(0), 0, 1, 1));
+    ix.upsert("p", "0", row(2, "beta", "", 8, 1, Some(0), 0, 1, 1));
+    ix.upsert("p", "0", row(3, "alphabet", "", 10, 1, None, 5, 1, 1));
+    ix.upsert("q", "0", row(4, "alpha", "", 10, 1, None, 5, 1, 1));
+    let q = |search: &str| query(StatusSet::all(), SortKey::JobName, Order::Asc, 10, 1, search);
+    let (_, c) = ix.query_with_counts("p", &q(""), 0);
+    assert_eq!((c[8], c[10], c.iter().sum::<u64>()), (2, 1, 3));
+    let (page, c) = ix.query_with_counts("p", &q("ALPHA"), 0);
+    assert_eq!((c[8], c[10], page.total), (1, 1, 2));
+    // job 2 ends: counted under its new status, once
+    ix.upsert("p", "0", row(2, "beta", "", 12, 1, Some(0), 3, 1, 1));
+    let (_, c) = ix.query_with_counts("p", &q(""), 0);
+    assert_eq!((c[8], c[10], c[12]), (1, 1, 1));
+    // a status filter does not narrow the counts; the search does
+    let mut running = q("a");
+    running.status = [JobStatus::Running].into_iter().collect();
+    let (page, c) = ix.query_with_counts("p", &running, 0);
+    assert_eq!((page.total, c[8], c[10], c[12]), (1, 1, 1, 1));
+    ix.remove("p", "0", 1);
+    let (_, c) = ix.query_with_counts("p", &q("a"), 0);
+    assert_eq!((c[8], c[10], c[12]), (0, 1, 1));
+    // another project and an unknown scope
+    let (_, c) = ix.query_with_counts("q", &q(""), 0);
+    assert_eq!(c[10], 1);
+    let (page, c) = ix.query_with_counts("nobody", &q(""), 0);
+    assert_eq!((page.total, c.iter().sum::<u64>()), (0, 0));
+    let mut projects: Vec<&str> = ix.projects().collect();
+    projects.sort_unstable();
+    assert_eq!(projects, vec!["p", "q"]);
 }
