@@ -418,7 +418,16 @@ fn counts_follow_status_changes_and_removals() {
     ix.upsert("p", "0", row(2, "beta", "", 8, 1, Some(0), 0, 1, 1));
     ix.upsert("p", "0", row(3, "alphabet", "", 10, 1, None, 5, 1, 1));
     ix.upsert("q", "0", row(4, "alpha", "", 10, 1, None, 5, 1, 1));
-    let q = |search: &str| query(StatusSet::all(), SortKey::JobName, Order::Asc, 10, 1, search);
+    let q = |search: &str| {
+        query(
+            StatusSet::all(),
+            SortKey::JobName,
+            Order::Asc,
+            10,
+            1,
+            search,
+        )
+    };
     let (_, c) = ix.query_with_counts("p", &q(""), 0);
     assert_eq!((c[8], c[10], c.iter().sum::<u64>()), (2, 1, 3));
     let (page, c) = ix.query_with_counts("p", &q("ALPHA"), 0);

@@ -107,6 +107,10 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(api)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(crate::console::router(
+            &state,
+            std::sync::Arc::new(crate::console::Keys::for_data_dir(&state.config.data_dir)),
+        ))
         .fallback(no_such_path)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -12,6 +12,7 @@ use crate::state::{AppState, now_ms};
 use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::jobs::{CreateJobRequest, CreateJobResponse, CreateVersionRequest, JobConfig};
 use trainyard_api::list::{JobListQuery, JobListResponse};
+use trainyard_index::{ListPage, StatusCounts};
 use trainyard_store::{DeletedVersion, JobRecord, NewJob, NewVersion, VersionRecord};
 
 /// One page of a project's job list, answered from the index at `now` (`list.md`), with
@@ -21,10 +22,31 @@ pub fn list_jobs(s: &AppState, project: &str, query: &JobListQuery, now: i64) ->
         let ix = s.store.index().read();
         (ix.query(project, query, now), ix.project_job_count(project))
     };
+    list_response(s, page, count)
+}
+
+/// [`list_jobs`], plus the jobs of each status that match the search (all statuses, whatever
+/// the status filter): the counts the console shows beside its status filter
+/// (`ListIndex::query_with_counts`), from the same index read.
+pub fn list_jobs_with_counts(
+    s: &AppState,
+    project: &str,
+    query: &JobListQuery,
+    now: i64,
+) -> (JobListResponse, StatusCounts) {
+    let (page, counts, count) = {
+        let ix = s.index.read();
+        let (page, counts) = ix.query_with_counts(project, query, now);
+        (page, counts, ix.project_job_count(project))
+    };
+    (list_response(s, page, count), counts)
+}
+
+fn list_response(s: &AppState, page: ListPage, project_jobs: u64) -> JobListResponse {
     JobListResponse {
         is_success: true,
         job_total_count: page.total,
-        job_count_limit: s.config.max_jobs.saturating_sub(count),
+        job_count_limit: s.config.max_jobs.saturating_sub(project_jobs),
         quotas: s.config.quotas,
         jobs: page.rows,
     }

@@ -5,6 +5,7 @@ mod abuse;
 mod auth;
 mod common;
 mod configs;
+mod console;
 mod contain;
 mod differential;
 mod faults;
