@@ -273,5 +273,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         local_default(&state, addr).await?;
     }
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), insecure_no_auth = state.config.insecure_no_auth, "trainyard listening");
+    eprintln!("trainyard: web console at http://{addr}/console");
     trainyard_server::serve(listener, state, shutdown_signal()).await
 }

@@ -559,6 +559,51 @@ mod tests {
     }
 
     #[test]
+    fn hostile_form_values_and_messages_are_text() {
+        use super::super::page::hostile::{self, ATTR, QUOTE, SCRIPT};
+        let page = FormPage {
+            chrome: hostile::chrome(),
+            heading: SCRIPT.into(),
+            action: "/x".into(),
+            back: "/y".into(),
+            version_of: None,
+            pre_version_id: 0,
+            form: JobForm {
+                job_name: ATTR.into(),
+                job_desc: QUOTE.into(),
+                engine_id: ATTR.into(),
+                spec_id: "1".into(),
+                worker_server_num: ATTR.into(),
+                app_url: SCRIPT.into(),
+                boot_file_url: ATTR.into(),
+                user_command: format!("</textarea>{SCRIPT}"),
+                parameters: ATTR.into(),
+                data_url: QUOTE.into(),
+                train_url: ATTR.into(),
+                log_url: SCRIPT.into(),
+            },
+            engines: vec![Choice {
+                value: ATTR.into(),
+                label: SCRIPT.into(),
+            }],
+            specs: vec![Choice {
+                value: "1".into(),
+                label: QUOTE.into(),
+            }],
+            max_workers: 4,
+            error: Some(format!("job_name {ATTR}")),
+            error_field: Some("job_name"),
+            submit: "Create".into(),
+        };
+        let html = page.render().unwrap();
+        hostile::assert_inert(&html, &[SCRIPT, ATTR, QUOTE]);
+        assert!(
+            !html.contains("</textarea><script"),
+            "a value cannot close its textarea"
+        );
+    }
+
+    #[test]
     fn prefill_round_trips_a_config() {
         let f = form(&[
             ("engine_id", "1"),

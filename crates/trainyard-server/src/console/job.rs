@@ -551,3 +551,85 @@ pub async fn log_stream(
     .await;
     respond(&viewer, r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::page::hostile::{self, ATTR, QUOTE, SCRIPT};
+    use super::*;
+
+    fn t() -> TimeView {
+        time_view(0)
+    }
+
+    #[test]
+    fn hostile_job_text_and_logs_are_text() {
+        let v = VersionView {
+            id: 1,
+            name: "V0001".into(),
+            status: "FAILED",
+            family: "bad",
+            reason: SCRIPT.into(),
+            exit_code: Some(1),
+            created: t(),
+            started: Some(t()),
+            ended: Some(t()),
+            duration: "1s".into(),
+            live_start: None,
+            spec: QUOTE.into(),
+            engine: ATTR.into(),
+            workers: 1,
+            command: format!("echo {SCRIPT}"),
+            app_url: ATTR.into(),
+            boot_file: QUOTE.into(),
+            parameters: vec![(SCRIPT.into(), ATTR.into())],
+            data_url: SCRIPT.into(),
+            train_url: ATTR.into(),
+            log_url: QUOTE.into(),
+            version_desc: SCRIPT.into(),
+            pre_version: Some(ATTR.into()),
+            stop_action: Some("/x/stop".into()),
+            new_version_href: "/x/new".into(),
+            logs_href: "/x/logs".into(),
+            selected: true,
+        };
+        let page = JobPage {
+            chrome: hostile::chrome(),
+            name: SCRIPT.into(),
+            desc: ATTR.into(),
+            desc_action: "/x/desc".into(),
+            delete_href: "/x/delete".into(),
+            new_version_href: "/x/new".into(),
+            versions: vec![v],
+            logs: Some(LogView {
+                version_name: "V0001".into(),
+                file_name: SCRIPT.into(),
+                workers: vec![WorkerTab {
+                    label: "worker 0".into(),
+                    href: "/x?worker=0".into(),
+                    current: true,
+                }],
+                text: format!("{SCRIPT}\n{ATTR}\n{QUOTE}\n"),
+                what: "the newest lines".into(),
+                older: None,
+                newer: None,
+                start: "/x?from=0".into(),
+                newest: "/x".into(),
+                stream: Some("/x/log/stream?worker=0".into()),
+                offset: 0,
+            }),
+        };
+        let html = page.render().unwrap();
+        hostile::assert_inert(&html, &[SCRIPT, ATTR, QUOTE]);
+        let del = DeletePage {
+            chrome: hostile::chrome(),
+            name: ATTR.into(),
+            versions: 2,
+            running: 1,
+            action: "/x/delete".into(),
+            back: "/x".into(),
+        }
+        .render()
+        .unwrap();
+        hostile::assert_inert(&del, &[ATTR]);
+    }
+}

@@ -434,6 +434,62 @@ mod tests {
     }
 
     #[test]
+    fn hostile_names_descriptions_and_searches_are_text() {
+        use super::super::page::hostile::{self, ATTR, QUOTE, SCRIPT};
+        let q = parse_query(&format!(
+            "search_content={}",
+            form_urlencoded::byte_serialize(ATTR.as_bytes()).collect::<String>()
+        ))
+        .unwrap();
+        let base = "/console/p/p1/jobs".to_owned();
+        let page = ListPage {
+            chrome: hostile::chrome(),
+            new_href: format!("{base}/new"),
+            search: q.search_content.clone(),
+            statuses: Vec::new(),
+            all_count: 1,
+            all_href: href(&base, &q),
+            filtered: false,
+            columns: SortKey::ALL
+                .into_iter()
+                .map(|k| column(&base, &q, k))
+                .collect(),
+            rows: vec![RowView {
+                href: format!("{base}/1"),
+                name: SCRIPT.into(),
+                status: "RUNNING",
+                family: "run",
+                duration: "1s".into(),
+                live_start: Some(5),
+                created_iso: format::iso(0),
+                created: format::utc(0),
+                version_count: 1,
+                engine: QUOTE.into(),
+                desc: ATTR.into(),
+            }],
+            total: 1,
+            job_count_limit: 1,
+            max_jobs: 2,
+            quotas: 3,
+            first_row: 1,
+            last_row: 1,
+            pages: Vec::new(),
+            prev: None,
+            next: None,
+            per_page: 50,
+            per_page_choices: vec![50],
+            sort_by: "job_name",
+            order: "asc",
+            base,
+        };
+        let html = page.render().unwrap();
+        hostile::assert_inert(&html, &[SCRIPT, ATTR, QUOTE]);
+        // the search is in the links URL-encoded, and in the box as text
+        assert!(html.contains("search_content=%22%3E%3Cimg+src%3Dx+onerror%3Dalert%282%29%3E"));
+        assert!(html.contains(r#"value="&#34;&#62;&#60;img src=x onerror=alert(2)&#62;""#));
+    }
+
+    #[test]
     fn pager_windows() {
         let show = |p, l| {
             page_numbers(p, l)

@@ -303,3 +303,65 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             .map_err(|e| plain_error(e.into()))
     }
 }
+
+/// Hostile strings for the templates' escaping tests.
+#[cfg(test)]
+pub(crate) mod hostile {
+    use super::{Chrome, ProjectChoice};
+
+    /// A script element.
+    pub const SCRIPT: &str = "<script>alert(1)</script>";
+    /// An attribute break-out.
+    pub const ATTR: &str = "\"><img src=x onerror=alert(2)>";
+    /// A single-quoted attribute break-out.
+    pub const QUOTE: &str = "' onmouseover='alert(3)";
+
+    /// A frame whose every text is hostile.
+    pub fn chrome() -> Chrome {
+        Chrome {
+            title: SCRIPT.into(),
+            user: Some(ATTR.into()),
+            projects: vec![
+                ProjectChoice {
+                    id: "p1".into(),
+                    name: SCRIPT.into(),
+                },
+                ProjectChoice {
+                    id: "p2".into(),
+                    name: QUOTE.into(),
+                },
+            ],
+            current: Some(ProjectChoice {
+                id: "p1".into(),
+                name: SCRIPT.into(),
+            }),
+            csrf: "t".into(),
+            now_ms: 0,
+        }
+    }
+
+    /// Asserts that none of the hostile strings reached the page as markup, and that each
+    /// `shown` one is there as text.
+    pub fn assert_inert(html: &str, shown: &[&str]) {
+        for bad in [
+            "<script>alert",
+            "<img src=x",
+            "onerror=alert(2)>",
+            "' onmouseover='",
+        ] {
+            assert!(!html.contains(bad), "{bad:?} reached the page as markup");
+        }
+        for s in shown {
+            let escaped = s
+                .replace('&', "&#38;")
+                .replace('<', "&#60;")
+                .replace('>', "&#62;")
+                .replace('"', "&#34;")
+                .replace('\'', "&#39;");
+            assert!(html.contains(&escaped), "{s:?} is shown as text");
+        }
+        // the only scripts are the embedded files
+        assert_eq!(html.matches("<script").count(), 2);
+        assert!(!html.contains(" style="));
+    }
+}

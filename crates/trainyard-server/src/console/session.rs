@@ -705,6 +705,28 @@ mod tests {
     }
 
     #[test]
+    fn hostile_sign_in_values_are_text() {
+        use super::super::page::hostile::{self, ATTR, QUOTE, SCRIPT};
+        let page = LoginPage {
+            chrome: Chrome {
+                user: None,
+                ..hostile::chrome()
+            },
+            next: ATTR.into(),
+            error: Some(SCRIPT.into()),
+            user: ATTR.into(),
+            domain: QUOTE.into(),
+            project: SCRIPT.into(),
+            credentials_file: ATTR.into(),
+        };
+        let html = page.render().unwrap();
+        hostile::assert_inert(&html, &[SCRIPT, ATTR, QUOTE]);
+        let e = super::super::page::ConsoleError::not_found(SCRIPT);
+        let r = super::super::page::plain_error(e);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
     fn origin_check() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
