@@ -1,4 +1,5 @@
-//! `trainyard bench`: synthetic data (`bench gen`) and the job-list benchmark (`bench list`).
+//! `trainyard bench`: synthetic data (`bench gen`), the job-list benchmark (`bench list`) and
+//! the web console's list-page benchmark (`bench console`, in `bench/console.rs`).
 //!
 //! `bench list --jobs N` starts this binary's own server (`serve --insecure-no-auth` on
 //! 127.0.0.1 with a fresh data directory), imports N generated jobs through the history import
@@ -7,6 +8,8 @@
 //! SQL evaluation of `list.md` (`Store::list_jobs_sql` on the server's SQLite file), measures
 //! throughput with `wrk` when installed, the server's RSS, and restart-to-serving time.
 //! `bash bench/list.sh [N]` runs it in release mode.
+
+mod console;
 
 use crate::traces;
 use anyhow::{Context, bail};
@@ -35,6 +38,10 @@ enum BenchCmd {
     ///
     /// Example: `trainyard bench list --jobs 1000000`
     List(ListArgs),
+    /// Run the web console's job-list benchmark (page time, size, first paint) at N jobs.
+    ///
+    /// Example: `trainyard bench console --jobs 1000000 --paint-script tests/console/first_paint.py`
+    Console(console::ConsoleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +103,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.cmd {
         BenchCmd::Gen(g) => gen_cmd(&g),
         BenchCmd::List(l) => list_cmd(l).await,
+        BenchCmd::Console(c) => console::run(c).await,
     }
 }
 

@@ -44,6 +44,8 @@ pub struct StatusOption {
 
 /// A sortable column header.
 pub struct Column {
+    /// The sort key (an id for the header link, so focus stays on it after an in-place swap).
+    pub key: &'static str,
     /// Header text.
     pub label: &'static str,
     /// The link that sorts by it (or reverses the order).
@@ -189,6 +191,7 @@ fn column(base: &str, q: &JobListQuery, key: SortKey) -> Column {
         ..q.clone()
     };
     Column {
+        key: key.as_str(),
         label,
         href: href(base, &target),
         aria_sort,
