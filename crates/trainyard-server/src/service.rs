@@ -35,7 +35,7 @@ pub fn list_jobs_with_counts(
     now: i64,
 ) -> (JobListResponse, StatusCounts) {
     let (page, counts, count) = {
-        let ix = s.index.read();
+        let ix = s.store.index().read();
         let (page, counts) = ix.query_with_counts(project, query, now);
         (page, counts, ix.project_job_count(project))
     };

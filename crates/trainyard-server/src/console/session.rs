@@ -295,7 +295,7 @@ async fn open_projects(s: &AppState) -> Result<Vec<ProjectChoice>, ConsoleError>
         })
         .collect();
     {
-        let ix = s.index.read();
+        let ix = s.store.index().read();
         for p in ix.projects() {
             if !out.iter().any(|c| c.id == p) {
                 out.push(ProjectChoice {
@@ -501,11 +501,13 @@ pub async fn login_page(State(s): State<AppState>, v: Visitor, uri: Uri) -> Resp
 }
 
 /// `POST /console/login`: checks the password through [`auth::login`] (the code of
-/// `POST /v3/auth/tokens`), sets the session cookie and goes to `next`. A refused login shows
-/// the form again with the API's message (401).
+/// `POST /v3/auth/tokens`, throttled the same way per client address and per user), sets the
+/// session cookie and goes to `next`. A refused or throttled login shows the form again with
+/// the API's message (401, or 429 with `Retry-After`).
 pub async fn login(
     State(s): State<AppState>,
     v: Visitor,
+    client: auth::ClientAddr,
     headers: HeaderMap,
     form: page::Form,
 ) -> Response {
@@ -565,7 +567,7 @@ pub async fn login(
         password,
         scope,
     };
-    match auth::login(&s, request).await {
+    match auth::login(&s, client, request).await {
         Ok(issued) => {
             let to = if next == "/console" || safe_next(&next) != next {
                 format!(
@@ -583,14 +585,25 @@ pub async fn login(
             );
             r
         }
+        Err(auth::LoginError::Internal(cause)) => page::plain_error(ConsoleError::internal(&cause)),
         Err(e) => {
+            // refused (401) or throttled (429): the API's message, the form again
+            let api = e.api_error();
             let status =
-                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            if status.is_server_error() {
-                return page::plain_error(e.into());
+                StatusCode::from_u16(api.code.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            let page = login_form(&s, &v, &next, Some(api.message.clone()), fields);
+            let mut r = v.finish(page::render(&page, status));
+            let retry_ms = match e {
+                auth::LoginError::Throttled { retry_after_ms, .. } => Some(retry_after_ms),
+                auth::LoginError::Busy => Some(1000),
+                _ => None,
+            };
+            if let Some(ms) = retry_ms
+                && let Ok(v) = HeaderValue::from_str(&((ms + 999) / 1000).max(1).to_string())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            let page = login_form(&s, &v, &next, Some(e.0.message.clone()), fields);
-            v.finish(page::render(&page, status))
+            r
         }
     }
 }

@@ -678,3 +678,38 @@ async fn project_switcher_for_a_user_with_several_projects() {
     assert!(!page.body.contains("project-switch"));
     let _: Value = json!(null);
 }
+
+/// The console's sign-in is the API's login: its failures and the API's count in the same
+/// per-user throttle, and a throttled sign-in is a 429 page with `Retry-After`.
+#[tokio::test]
+async fn sign_in_is_throttled_with_the_token_login() {
+    let s = start_with_auth(|_| {}).await;
+    let mut b = Browser::new(&s.server.base);
+    let mut failures = 0;
+    for _ in 0..40 {
+        if failures == 8 {
+            break;
+        }
+        let r = b.sign_in("alice", "wrong password", "").await;
+        match r.status {
+            401 => failures += 1,
+            429 => {
+                let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!(r.body.contains("too many failed logins"), "{}", r.body);
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+            }
+            other => panic!("sign-in answered {other}: {}", r.body),
+        }
+    }
+    assert_eq!(failures, 8);
+    // the 8th failure blocks alice for 4 s: the API's login with the right password is refused
+    // unchecked, and so is the console's
+    let api = s
+        .login("alice", "alice", ALICE_PASSWORD, json!({"id": PROJECT}))
+        .await;
+    assert_eq!(api.status().as_u16(), 429);
+    let page = b.sign_in("alice", ALICE_PASSWORD, "").await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.headers.contains_key("retry-after"));
+    assert!(!b.cookies.contains_key("trainyard_session"));
+}
