@@ -178,6 +178,27 @@ def test_03_create_digits_and_watch_its_log_arrive(page: Page):
     assert os.path.exists(os.path.join(out, "metrics.json")), "the model's metrics were written"
 
 
+def test_03b_edit_description_and_new_version(page: Page):
+    page.goto(state["digits_url"])
+    page.fill("#job-desc", "digits <b>baseline</b>")
+    page.click("button:has-text('Save description')")
+    expect(page.locator("#job-desc")).to_have_value("digits <b>baseline</b>")
+    # a new version, prefilled from V0001's config
+    page.click("a:has-text('New version from V0001')")
+    expect(page.locator("#app_url")).to_have_value(DIGITS)
+    expect(page.locator("#boot_file_url")).to_have_value("train.py")
+    expect(page.locator("#parameter")).to_have_value("folds=5\nC=10\n")
+    page.fill("#parameter", "folds=3\nC=10\n")
+    page.fill("#job_desc", "three folds")
+    shot(page, "05b-new-version-form")
+    page.click("button:has-text('Create version')")
+    expect(page.locator("section.version")).to_have_count(2)
+    expect(page.locator("h2#logs-h")).to_have_text("Logs of V0002")
+    expect(page.locator("#log")).to_contain_text("3-fold cross-validation", timeout=LONG)
+    expect(page.locator("section.version").first).to_contain_text("--folds=3")
+    expect(page.locator("section.version").first).to_contain_text("three folds")
+
+
 def test_04_the_job_appears_in_the_list(page: Page):
     page.goto(BASE + LIST)
     expect(page.locator("table.jobs")).to_contain_text(DIGITS_NAME)

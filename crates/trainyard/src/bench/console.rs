@@ -6,8 +6,9 @@
 //! `/console/p/{project}/jobs` at `per_page=50` for every sort key in both directions, status
 //! filters (one and several statuses) and searches, and reports per query: p50/p99 of the
 //! handler's own time (its `Server-Timing: total`), p50/p99 of the whole round trip over
-//! loopback (session check, index, rendering, gzip), and the page's size uncompressed and
-//! gzipped. Then the page weight (HTML + CSS + JS), and, with `--paint-script`, the first
+//! loopback (session check, index, rendering, gzip), the same query of the JSON API's list
+//! alternately (side by side, so both see the same machine), and the page's size uncompressed
+//! and gzipped. Then the page weight (HTML + CSS + JS), and, with `--paint-script`, the first
 //! paint of the page in the test browser (`tests/console/first_paint.py`, Debian's Chromium).
 
 use super::{Server, import, ms, pct, rss_kib, wait_ready};
@@ -46,6 +47,7 @@ struct Row {
     label: String,
     server: (Duration, Duration),
     round_trip: (Duration, Duration),
+    api: (Duration, Duration),
     reps: usize,
     total: String,
     raw: usize,
@@ -57,6 +59,9 @@ struct Ctx {
     url: String,
     cookie: String,
     reps: usize,
+    /// The JSON API's list URL and a client with a token: the same query side by side.
+    api: reqwest::Client,
+    api_url: String,
 }
 
 fn server_timing(h: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -114,21 +119,37 @@ impl Ctx {
         }
         let mut rt = Vec::with_capacity(self.reps);
         let mut st = Vec::with_capacity(self.reps);
+        let mut api = Vec::with_capacity(self.reps);
         let mut gz = 0;
+        // the page and the API's list, alternately, so both see the same machine
         for _ in 0..self.reps {
             let (a, b, body) = self.get(&query, true).await?;
             rt.push(a);
             st.push(b);
             gz = body.len();
+            let t0 = Instant::now();
+            let r = self
+                .api
+                .get(format!("{}?{query}", self.api_url))
+                .send()
+                .await?;
+            let ok = r.status().is_success();
+            let _ = r.bytes().await?;
+            if !ok {
+                bail!("API list {query}: not a success");
+            }
+            api.push(t0.elapsed());
         }
         rt.sort_unstable();
         st.sort_unstable();
+        api.sort_unstable();
         let html = String::from_utf8_lossy(&raw);
         Ok(Row {
             section,
             label,
             server: (pct(&st, 0.5), pct(&st, 0.99)),
             round_trip: (pct(&rt, 0.5), pct(&rt, 0.99)),
+            api: (pct(&api, 0.5), pct(&api, 0.99)),
             reps: self.reps,
             total: total_of(&html),
             raw: raw.len(),
@@ -333,21 +354,23 @@ pub async fn run(a: ConsoleArgs) -> anyhow::Result<()> {
         url: format!("{base}/console/p/{project}/jobs"),
         cookie: session.clone(),
         reps: a.reps,
+        api: api.clone(),
+        api_url: format!("{base}/v1/{project}/training-jobs"),
     };
     let mut rows = Vec::new();
     for (section, label, q) in queries(a.jobs) {
         rows.push(ctx.measure(section, label, q).await?);
     }
     println!(
-        "\n| section | query | reps | matches | handler p50 ms | handler p99 ms | round trip p50 ms | round trip p99 ms | HTML bytes | gzip bytes | p99 ≤ 20 ms |"
+        "\n| section | query | reps | matches | handler p50 ms | handler p99 ms | round trip p50 ms | round trip p99 ms | API list p50 ms | API list p99 ms | HTML bytes | gzip bytes | p99 ≤ 20 ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut worst = (Duration::ZERO, Duration::ZERO);
     for r in &rows {
         worst.0 = worst.0.max(r.server.1);
         worst.1 = worst.1.max(r.round_trip.1);
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
             r.section,
             r.label,
             r.reps,
@@ -356,6 +379,8 @@ pub async fn run(a: ConsoleArgs) -> anyhow::Result<()> {
             ms(r.server.1),
             ms(r.round_trip.0),
             ms(r.round_trip.1),
+            ms(r.api.0),
+            ms(r.api.1),
             r.raw,
             r.gzip,
             if r.round_trip.1 <= Duration::from_millis(20) {
