@@ -180,6 +180,7 @@ impl AuthState {
             passwords: PasswordChecks::start(
                 config.password_check_threads,
                 config.password_check_queue,
+                config.password_check_nice,
             )?,
             bodies: BodyBudget::new(
                 config.unverified_body_bytes,

@@ -149,6 +149,9 @@ pub struct ServerConfig {
     /// Token requests that may wait for a password check (default 64); beyond, 429
     /// `ModelArts.2799` at once.
     pub password_check_queue: usize,
+    /// Nice value (0-19) of the password-check threads (default 10: the API's requests take
+    /// the CPU first; 0: password checks compete equally).
+    pub password_check_nice: i32,
     /// Resource specs (`/job/resource-specs`).
     pub specs: Vec<Spec>,
     /// Engines (`/job/ai-engines`).
@@ -212,6 +215,7 @@ impl Default for ServerConfig {
             body_read_timeout_ms: 60_000,
             password_check_threads: (cpus / 2).max(1) as usize,
             password_check_queue: 64,
+            password_check_nice: 10,
             specs: vec![
                 spec(1, "local.cpu.1u", "1", "2", 4),
                 spec(2, "local.cpu.2u", "2", "4", 2),
@@ -261,6 +265,7 @@ impl ServerConfig {
             "body_read_timeout_ms",
             "password_check_threads",
             "password_check_queue",
+            "password_check_nice",
         ]));
         fig = fig.merge(
             Env::prefixed("TRAINYARD_")
@@ -317,6 +322,9 @@ impl ServerConfig {
         }
         if !(1..=256).contains(&self.password_check_threads) {
             return Err("password_check_threads must be 1-256".into());
+        }
+        if !(0..=19).contains(&self.password_check_nice) {
+            return Err("password_check_nice must be 0-19".into());
         }
         Ok(())
     }

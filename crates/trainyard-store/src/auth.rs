@@ -21,7 +21,7 @@
 //! Every call is blocking, like the rest of the store.
 
 use crate::{Store, StoreError};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHasher};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sha2::{Digest, Sha256};
@@ -287,7 +287,8 @@ impl fmt::Debug for IssuedToken {
 /// the user may use it. Its `Debug` does not show the hash.
 pub struct LoginCandidate {
     user: Option<(i64, String, String)>,
-    phc: String,
+    /// The stored hash; `None` for an unknown user (the dummy hash is checked instead).
+    phc: Option<String>,
     project: Option<ProjectRecord>,
 }
 
@@ -305,7 +306,10 @@ impl LoginCandidate {
     /// and tens of milliseconds; run it off the async workers). `Some` only for an existing
     /// user with this password.
     pub fn verify(self, password: &str) -> Option<VerifiedLogin> {
-        let ok = password_matches(password, &self.phc);
+        let ok = match &self.phc {
+            Some(phc) => password_matches(password, phc),
+            None => password_matches(password, dummy_hash()),
+        };
         match (ok, self.user) {
             (true, Some(user)) => Some(VerifiedLogin {
                 user,
@@ -408,10 +412,48 @@ fn hash_password(password: &str) -> AuthResult<String> {
         .map_err(|_| AuthError::Hash)
 }
 
+thread_local! {
+    /// The argon2 working memory of this thread (19 MiB with the default cost), allocated at
+    /// its first password check and reused: a thread that checks passwords holds exactly one
+    /// block array, instead of allocating and freeing 19 MiB per check (which the C allocator
+    /// keeps around, up to three times over per thread: issue 9 §2).
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Checks `password` against an argon2 PHC string (what `Argon2::verify_password` does, with
+/// this thread's reused working memory); the comparison of the outputs is constant-time.
 fn password_matches(password: &str, phc: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), phc)
-        .is_ok()
+    use argon2::password_hash::phc::Output;
+    let Ok(hash) = argon2::PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        argon2::Params::try_from(&hash),
+        argon2::Algorithm::try_from(hash.algorithm.as_str()),
+    ) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.as_bytes().len()) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let hashed = ARGON2_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() != blocks {
+            *memory = vec![argon2::Block::default(); blocks];
+        }
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
+    });
+    hashed.is_ok() && Output::new(out).is_ok_and(|computed| &computed == expected)
 }
 
 /// A valid hash of a password nobody knows, verified when the user does not exist.
@@ -751,7 +793,7 @@ impl Store {
         let Some((user_id, hash, projects)) = self.accounts().active_user(user, domain)? else {
             return Ok(LoginCandidate {
                 user: None,
-                phc: dummy_hash().to_owned(),
+                phc: None,
                 project: None,
             });
         };
@@ -764,7 +806,7 @@ impl Store {
         };
         Ok(LoginCandidate {
             user: Some((user_id, user.to_owned(), domain.to_owned())),
-            phc: hash,
+            phc: Some(hash),
             project: project.filter(|p| projects.contains(&p.project_id)),
         })
     }
@@ -833,6 +875,47 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_check_agrees_with_argon2_and_reuses_its_memory() {
+        use argon2::PasswordVerifier;
+        let phc = hash_password("correct horse").unwrap();
+        for (pw, want) in [
+            ("correct horse", true),
+            ("correct hors", false),
+            ("", false),
+        ] {
+            assert_eq!(password_matches(pw, &phc), want, "{pw:?}");
+            assert_eq!(
+                Argon2::default()
+                    .verify_password(pw.as_bytes(), phc.as_str())
+                    .is_ok(),
+                want
+            );
+        }
+        // Other parameters (a smaller cost) resize the thread's memory, and back.
+        let small = argon2::Params::new(64, 1, 1, None).unwrap();
+        let other = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, small)
+            .hash_password(b"pw-small-cost")
+            .unwrap()
+            .to_string();
+        assert!(password_matches("pw-small-cost", &other));
+        assert!(!password_matches("pw-small-cos", &other));
+        assert_eq!(ARGON2_MEMORY.with_borrow(Vec::len), 64);
+        assert!(password_matches("correct horse", &phc));
+        assert_eq!(
+            ARGON2_MEMORY.with_borrow(Vec::len),
+            argon2::Params::default().block_count()
+        );
+        for bad in [
+            "",
+            "$argon2id$",
+            "not a hash",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA",
+        ] {
+            assert!(!password_matches("x", bad), "{bad}");
+        }
+    }
 
     #[test]
     fn key_file_is_private_and_stable() {

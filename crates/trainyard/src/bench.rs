@@ -1,5 +1,6 @@
-//! `trainyard bench`: synthetic data (`bench gen`), the job-list benchmark (`bench list`) and
-//! the web console's list-page benchmark (`bench console`, in `bench/console.rs`).
+//! `trainyard bench`: synthetic data (`bench gen`), the job-list benchmark (`bench list`), the web
+//! console's list-page benchmark (`bench console`, in `bench/console.rs`) and the abuse benchmark
+//! (`bench abuse`, in [`abuse`]).
 //!
 //! `bench list --jobs N` starts this binary's own server (`serve --insecure-no-auth` on
 //! 127.0.0.1 with a fresh data directory), imports N generated jobs through the history import
@@ -9,6 +10,7 @@
 //! throughput with `wrk` when installed, the server's RSS, and restart-to-serving time.
 //! `bash bench/list.sh [N]` runs it in release mode.
 
+mod abuse;
 mod console;
 
 use crate::traces;
@@ -42,6 +44,11 @@ enum BenchCmd {
     ///
     /// Example: `trainyard bench console --jobs 1000000 --paint-script tests/console/first_paint.py`
     Console(console::ConsoleArgs),
+    /// Attack a fresh server with authentication (login floods, unauthenticated bodies) and
+    /// measure the list latency and the server's memory meanwhile (issue 9 §2).
+    ///
+    /// Example: `trainyard bench abuse --flood-clients 256 --body-clients 32`
+    Abuse(abuse::AbuseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +111,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCmd::Gen(g) => gen_cmd(&g),
         BenchCmd::List(l) => list_cmd(l).await,
         BenchCmd::Console(c) => console::run(c).await,
+        BenchCmd::Abuse(a) => abuse::run(a).await,
     }
 }
 

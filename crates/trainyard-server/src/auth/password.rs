@@ -5,16 +5,18 @@
 //!   CPUs), so memory is bounded by `threads × 19 MiB` whatever the number of requests;
 //! - at most `queue` more wait (`password_check_queue`); a request beyond that is refused at
 //!   once ([`Busy`], answered 429 `ModelArts.2799` with `Retry-After`);
-//! - the threads run at a lower CPU priority (nice [`NICE`] on Linux; best effort), so a login
-//!   flood cannot slow the API's own requests down: they take the CPU back at once;
+//! - the threads run at a lower CPU priority (config `password_check_nice`, default
+//!   [`DEFAULT_NICE`], on Linux; best effort), so a login flood cannot slow the API's own
+//!   requests down: they take the CPU back at once. The price: on a machine busy with other
+//!   work at normal priority, logins wait for spare CPU (set 0 to compete equally);
 //! - a check whose requester went away (connection closed) is skipped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
-/// The nice value of the password threads (0 is normal, 19 the lowest priority).
-pub const NICE: i32 = 10;
+/// The default nice value of the password threads (0 is normal, 19 the lowest priority).
+pub const DEFAULT_NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -32,8 +34,9 @@ pub struct PasswordChecks {
 pub struct Busy;
 
 impl PasswordChecks {
-    /// Starts `threads` threads (at least 1) with room for `queue` waiting checks.
-    pub fn start(threads: usize, queue: usize) -> std::io::Result<PasswordChecks> {
+    /// Starts `threads` threads (at least 1) at nice value `nice` with room for `queue`
+    /// waiting checks.
+    pub fn start(threads: usize, queue: usize, nice: i32) -> std::io::Result<PasswordChecks> {
         let threads = threads.max(1);
         let (tx, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(parking_lot::Mutex::new(rx));
@@ -41,7 +44,7 @@ impl PasswordChecks {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("trainyard-password-{i}"))
-                .spawn(move || worker(&rx))?;
+                .spawn(move || worker(&rx, nice))?;
         }
         Ok(PasswordChecks {
             tx,
@@ -87,8 +90,8 @@ impl PasswordChecks {
     }
 }
 
-fn worker(rx: &parking_lot::Mutex<Receiver<Job>>) {
-    lower_priority();
+fn worker(rx: &parking_lot::Mutex<Receiver<Job>>, nice: i32) {
+    lower_priority(nice);
     loop {
         let job = rx.lock().recv();
         match job {
@@ -100,14 +103,14 @@ fn worker(rx: &parking_lot::Mutex<Receiver<Job>>) {
     }
 }
 
-/// Lowers this thread's CPU priority to [`NICE`] unless it is lower already (Linux keeps a
+/// Lowers this thread's CPU priority to `nice` unless it is lower already (Linux keeps a
 /// nice value per thread; `None` is the calling thread).
-fn lower_priority() {
+fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     {
         let current = rustix::process::getpriority_process(None).unwrap_or(0);
-        if current < NICE
-            && let Err(e) = rustix::process::setpriority_process(None, NICE)
+        if current < nice
+            && let Err(e) = rustix::process::setpriority_process(None, nice)
         {
             tracing::debug!(error = %e, "could not lower the password threads' priority");
         }
@@ -121,7 +124,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn at_most_threads_run_and_a_full_queue_is_busy_at_once() {
-        let checks = Arc::new(PasswordChecks::start(2, 3).unwrap());
+        let checks = Arc::new(PasswordChecks::start(2, 3, 0).unwrap());
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let c = checks.clone();
@@ -148,7 +151,7 @@ mod tests {
 
     #[test]
     fn password_threads_run_at_a_lower_priority() {
-        let checks = PasswordChecks::start(1, 1).unwrap();
+        let checks = PasswordChecks::start(1, 1, DEFAULT_NICE).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -161,6 +164,6 @@ mod tests {
                 .unwrap();
             (mine, theirs)
         });
-        assert_eq!(theirs, mine.max(NICE));
+        assert_eq!(theirs, mine.max(DEFAULT_NICE));
     }
 }

@@ -36,6 +36,8 @@ impl TestServer {
             data_dir: dir.path().to_path_buf(),
             insecure_no_auth: true,
             stop_grace_secs: 1.0,
+            // Logins at normal priority: the tests share the machine with compilers.
+            password_check_nice: 0,
             ..ServerConfig::default()
         };
         tweak(&mut config);

@@ -1,5 +1,6 @@
 //! Integration tests of the `trainyard` binary (one test binary, one module per area).
 
+mod abuse;
 mod admin;
 mod cli;
 mod contain;
