@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -173,11 +174,17 @@ def test_fit_trains_digits_and_the_training_job_calls(env_session, rest, work_di
     for d in (out1, out2):
         d.mkdir()
         d.chmod(0o777)
+    # the example, copied where the workers' user can read it (a root server runs workers as
+    # nobody, and the checkout may be under a directory nobody cannot enter, e.g. /root)
+    code = work_dir / "digits-code"
+    shutil.copytree(REPO / "examples" / "digits", code)
+    for p in (code, *code.iterdir()):
+        p.chmod(0o755 if p.is_dir() else 0o644)
     est = Estimator(
         modelarts_session=env_session,
         framework_type="Scikit_Learn",
         framework_version="python3",
-        code_dir=str(REPO / "examples" / "digits"),
+        code_dir=str(code),
         boot_file="train.py",
         output_path=str(out1),
         hyperparameters=[{"label": "folds", "value": "3"}, {"label": "C", "value": "10"}],
