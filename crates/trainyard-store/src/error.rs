@@ -32,6 +32,15 @@ pub enum StoreError {
     /// compare-and-set whose expected status did not match.
     #[error("version status is {0}")]
     Conflict(JobStatus),
+    /// A status write made for the scheduler leader of `epoch` was refused: another replica
+    /// took the lease over since (its epoch is `current`). Nothing was changed.
+    #[error("this replica is no longer the scheduler leader (epoch {epoch}, now {current})")]
+    Fenced {
+        /// The epoch the write was made for.
+        epoch: u64,
+        /// The lease's epoch now.
+        current: u64,
+    },
     /// The database cannot be reached right now (connection refused or lost, the server
     /// shutting down): nothing was changed, or the change's outcome is unknown; retry later.
     #[error("the database is unavailable")]

@@ -217,6 +217,48 @@ pub(crate) trait Engine: Send + Sync {
     fn auth(&self) -> &dyn auth::AuthEngine;
     fn copy(&self) -> &dyn copy::CopyEngine;
     fn configs(&self) -> &dyn configs::ConfigEngine;
+
+    // ---- several servers on one database (defaults: one server per store) ----
+
+    /// Waits until the index has applied every change committed before the call.
+    fn sync_index(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Calls `f` after changes written by another server reached the index.
+    fn subscribe(&self, _f: Arc<dyn Fn() + Send + Sync>) {}
+    /// True when several servers may share the store.
+    fn shared_database(&self) -> bool {
+        false
+    }
+    /// Test hook: pause each list-changing write between numbering and commit.
+    fn set_commit_delay(&self, _delay: std::time::Duration) {}
+    fn try_lead(&self, _holder: &str, _ttl: std::time::Duration) -> Result<Option<u64>> {
+        Ok(Some(1))
+    }
+    fn renew_lead(&self, epoch: u64, _ttl: std::time::Duration) -> Result<bool> {
+        Ok(epoch == 1)
+    }
+    fn resign_lead(&self, _epoch: u64) -> Result<()> {
+        Ok(())
+    }
+    fn leader(&self) -> Result<LeaderInfo> {
+        Ok(LeaderInfo {
+            epoch: 1,
+            holder: String::new(),
+            expires_in_ms: i64::MAX,
+        })
+    }
+}
+
+/// Who holds the scheduler lease ([`Store::leader`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderInfo {
+    /// The lease's epoch (the fencing value; 0 before anyone led).
+    pub epoch: u64,
+    /// The holder's name as it gave it to [`Store::try_lead`].
+    pub holder: String,
+    /// Milliseconds until the lease expires (0: expired, anyone may take it).
+    pub expires_in_ms: i64,
 }
 
 /// The store (see crate docs): one engine, chosen by [`Location`] at open, and the list index.
@@ -375,6 +417,70 @@ impl Store {
         u: &StatusUpdate,
     ) -> Result<(JobRecord, VersionRecord)> {
         Ok(self.engine.update_status(version_id, u)?.publish())
+    }
+
+    /// True when several servers may share this store (PostgreSQL): each follows the others'
+    /// writes through the change log, and one of them schedules ([`Store::try_lead`]). False
+    /// for SQLite (one server per data directory).
+    pub fn is_shared(&self) -> bool {
+        self.engine.shared_database()
+    }
+
+    /// Waits until the list index has applied every list-changing write committed (by any
+    /// server on this database) before the call: reads the change log's head (one query,
+    /// shared by concurrent callers) and waits for the tailer to apply it. Call it before
+    /// answering a list from [`Store::index`]. Immediate for SQLite. Errors: `Unavailable`
+    /// when the database does not answer, or the index did not catch up within 5 s.
+    pub fn sync_index(&self) -> Result<()> {
+        self.engine.sync_index()
+    }
+
+    /// Calls `f` (on the store's tailer thread; keep it short) each time changes written by
+    /// another server on this database reached the index, e.g. to wake a scheduler. Never
+    /// called for SQLite.
+    pub fn subscribe_foreign_writes(&self, f: Arc<dyn Fn() + Send + Sync>) {
+        self.engine.subscribe(f)
+    }
+
+    /// The last change-log number the index applied (0 for SQLite, which has no log).
+    pub fn index_position(&self) -> u64 {
+        if self.is_shared() {
+            self.feed.applied()
+        } else {
+            0
+        }
+    }
+
+    /// Test hook: each later list-changing write pauses `delay` between taking its commit
+    /// number and committing (PostgreSQL; no effect on SQLite). For tests that try to make
+    /// numbers visible out of order.
+    #[doc(hidden)]
+    pub fn set_commit_delay(&self, delay: std::time::Duration) {
+        self.engine.set_commit_delay(delay)
+    }
+
+    /// Tries to become the scheduler leader as `holder` (a name for operators), for `ttl`:
+    /// takes the lease when it expired. Returns the new epoch (the fencing value to put in
+    /// [`StatusUpdate::fence`]), or `None` while another holds it. A store that is not shared
+    /// (SQLite) always leads, epoch 1.
+    pub fn try_lead(&self, holder: &str, ttl: std::time::Duration) -> Result<Option<u64>> {
+        self.engine.try_lead(holder, ttl)
+    }
+
+    /// Renews the lease of `epoch` for `ttl`; false when another leader took it over.
+    pub fn renew_lead(&self, epoch: u64, ttl: std::time::Duration) -> Result<bool> {
+        self.engine.renew_lead(epoch, ttl)
+    }
+
+    /// Gives the lease of `epoch` up at once (a clean shutdown), so another server takes over
+    /// without waiting for it to expire.
+    pub fn resign_lead(&self, epoch: u64) -> Result<()> {
+        self.engine.resign_lead(epoch)
+    }
+
+    /// Who holds the scheduler lease now.
+    pub fn leader(&self) -> Result<LeaderInfo> {
+        self.engine.leader()
     }
 
     /// Imports history records of `project`, all or nothing (`import.md`). The caller has

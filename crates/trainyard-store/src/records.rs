@@ -182,6 +182,10 @@ pub struct StatusUpdate {
     pub run_handle: Option<Option<String>>,
     /// If set, the update applies only when the current status is one of these (compare-and-set).
     pub expect: Option<Vec<JobStatus>>,
+    /// If set, the update is made for the scheduler leader of this epoch and applies only while
+    /// that epoch holds the lease ([`crate::Store::try_lead`]; else `StoreError::Fenced`).
+    /// Engines with one server per store (SQLite) have no lease and ignore it.
+    pub fence: Option<u64>,
 }
 
 impl StatusUpdate {
@@ -196,6 +200,7 @@ impl StatusUpdate {
             status_reason: None,
             run_handle: None,
             expect: None,
+            fence: None,
         }
     }
 }

@@ -22,7 +22,9 @@
 mod auth;
 mod configs;
 mod copy;
+mod lease;
 mod schema;
+mod tail;
 
 use crate::committed::{Committed, Feed};
 use crate::{
@@ -44,7 +46,7 @@ use trainyard_api::status::JobStatus;
 use trainyard_api::text::search_fold;
 use trainyard_index::{IndexOp, ListIndex, Row};
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 
 /// Second key of the advisory locks (the first is this database and schema's hash).
@@ -114,21 +116,35 @@ impl std::ops::Deref for OwnedPool {
 
 /// The PostgreSQL engine (see module docs).
 pub(crate) struct PgStore {
+    /// The change-log tail threads, started on first need (dropped before the pool).
+    tail: std::sync::OnceLock<tail::Tail>,
+    shared: Arc<tail::Shared>,
     pool: OwnedPool,
     feed: Arc<Feed>,
     /// First key of this database's advisory locks: a hash of the database and schema name,
     /// so stores in different schemas of one database (tests) do not share locks.
     lock_space: i32,
+    /// Writes numbered so far (low 32 bits of a change-log entry's tag).
+    writes: std::sync::atomic::AtomicU32,
+    /// Test hook: a pause between numbering a write and committing it (ms).
+    commit_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl PgStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/db[?options=...]`) and
     /// applies pending migrations.
     pub(crate) fn open(url: &str, feed: Arc<Feed>) -> Result<PgStore> {
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| StoreError::Backend(Box::new(e)))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.keepalives_idle(Duration::from_secs(10));
+        if config.get_application_name().is_none() {
+            config.application_name("trainyard");
+        }
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(1))
@@ -142,24 +158,60 @@ impl PgStore {
             )?
             .try_get(0)?;
         migrate(&mut conn, lock_space)?;
+        // the index starts empty at the log's head: it follows every write from here on
+        // (`load_index` fills it with the jobs as of some later position)
+        let head: i64 = conn
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM change_log", &[])?
+            .try_get(0)?;
+        feed.replace_at(ListIndex::new(), head.max(0) as u64);
         drop(conn);
+        let origin: u32 = rand::random();
+        let shared = Arc::new(tail::Shared::new(
+            config,
+            feed.clone(),
+            format!("trainyard_changes_{:08x}", lock_space as u32),
+            origin,
+        ));
+        let kick = shared.clone();
+        feed.set_kick(Arc::new(move || kick.kick()));
         Ok(PgStore {
+            tail: std::sync::OnceLock::new(),
+            shared,
             pool: OwnedPool(Some(pool)),
             feed,
             lock_space,
+            writes: std::sync::atomic::AtomicU32::new(0),
+            commit_delay_ms: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Starts the change-log tail threads unless they run.
+    fn ensure_tail(&self) {
+        self.tail
+            .get_or_init(|| tail::Tail::start(self.shared.clone()));
+    }
+
+    /// The next write's tag: this store's origin and its write number.
+    fn next_tag(&self) -> u64 {
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (u64::from(self.shared.origin) << 32) | u64::from(n)
     }
 
     fn conn(&self) -> Result<Conn> {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `f` in one transaction; before the commit takes the commit-order lock and numbers
-    /// the commit (see module docs), then commits and returns the value with its change.
+    /// Runs `f` in one transaction; before the commit takes the commit-order lock, reads the
+    /// job's list row again, and appends the change-log entry numbered `MAX(seq) + 1` (which
+    /// notifies every replica at commit); registers the change as this store's own under that
+    /// number, commits, and returns the value with its number (see module docs).
     fn write<T>(
         &self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<(T, IndexOp)>,
     ) -> Result<Committed<T>> {
+        self.ensure_tail();
         let mut conn = self.conn()?;
         let mut tx = conn.transaction()?;
         let (value, mut op) = f(&mut tx)?;
@@ -173,16 +225,40 @@ impl PgStore {
         if let IndexOp::Upsert { row, .. } = &mut op {
             *row = job_row(&mut tx, row.job_id)?;
         }
-        let number = self.feed.issue();
-        let committed = Committed::new(value, op, number, &self.feed);
-        match tx.commit() {
-            Ok(()) => Ok(committed),
-            Err(e) => {
-                // the number's turn passes with no change (the value is dropped unpublished)
-                committed.discard();
-                Err(e.into())
-            }
+        let tag = self.next_tag();
+        let (kind, project, workspace, job_id, last_job_id) = tail::describe(&op);
+        let seq: i64 = tx
+            .query_one(
+                "WITH c AS (
+                    INSERT INTO change_log (seq, tag, kind, project_id, workspace_id, job_id, last_job_id, committed_at)
+                    SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6,
+                        (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
+                    FROM change_log
+                    RETURNING seq)
+                 SELECT seq, pg_notify($7, '')::TEXT FROM c",
+                &[
+                    &(tag as i64),
+                    &kind,
+                    &project,
+                    &workspace,
+                    &job_id,
+                    &last_job_id,
+                    &self.shared.channel,
+                ],
+            )?
+            .try_get(0)?;
+        let seq = seq as u64;
+        self.feed.register_own(seq, tag, op);
+        let delay = self
+            .commit_delay_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
         }
+        // On an error the outcome is unknown: the tailer applies the entry if it committed
+        // (and the registered change is dropped once the number is passed).
+        tx.commit()?;
+        Ok(Committed::tailed(value, seq, &self.feed))
     }
 
     /// Runs `f` in one transaction (writes the index does not hold: accounts, configs).
@@ -220,6 +296,45 @@ fn migrate(conn: &mut Conn, lock_space: i32) -> Result<()> {
         )?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Longest a list waits for the index to apply the change log's head.
+const SYNC_WAIT: Duration = Duration::from_secs(5);
+
+/// Builds the whole list index from one snapshot and installs it at the change-log position of
+/// that snapshot. The entries a snapshot sees are `1..=head` with none missing (see `tail`), so
+/// its rows are exactly the state after change `head`; no lock is needed.
+fn load_into(c: &mut postgres::Client, feed: &Feed) -> Result<()> {
+    let mut tx = c
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let head: i64 = tx
+        .query_one("SELECT COALESCE(MAX(seq), 0) FROM change_log", &[])?
+        .try_get(0)?;
+    let mut scopes: HashMap<(String, String), Vec<Row>> = HashMap::new();
+    let params: [&(dyn ToSql + Sync); 0] = [];
+    let mut it = tx.query_raw(
+        &format!("SELECT j.project_id, j.workspace_id, {ROW_COLUMNS} {ROW_FROM} ORDER BY j.job_id"),
+        params,
+    )?;
+    while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut it)? {
+        let project: String = r.try_get(0)?;
+        let workspace: String = r.try_get(1)?;
+        scopes
+            .entry((project, workspace))
+            .or_default()
+            .push(row_from(&r, 2)?);
+    }
+    drop(it);
+    tx.commit()?;
+    let mut ix = ListIndex::new();
+    for ((p, w), rows) in scopes {
+        ix.bulk_insert(&p, &w, rows);
+    }
+    feed.replace_at(ix, head.max(0) as u64);
     Ok(())
 }
 
@@ -543,38 +658,59 @@ impl Engine for PgStore {
     }
 
     fn load_index(&self) -> Result<()> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        // no commit can be numbered while the lock is held: the snapshot read below and the
-        // install see the same set of commits
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            &[&self.lock_space, &LOCK_COMMIT_ORDER],
-        )?;
-        let mut scopes: HashMap<(String, String), Vec<Row>> = HashMap::new();
-        let params: [&(dyn ToSql + Sync); 0] = [];
-        let mut it = tx.query_raw(
-            &format!(
-                "SELECT j.project_id, j.workspace_id, {ROW_COLUMNS} {ROW_FROM} ORDER BY j.job_id"
-            ),
-            params,
-        )?;
-        while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut it)? {
-            let project: String = r.try_get(0)?;
-            let workspace: String = r.try_get(1)?;
-            scopes
-                .entry((project, workspace))
-                .or_default()
-                .push(row_from(&r, 2)?);
+        self.ensure_tail();
+        load_into(&mut *self.conn()?, &self.feed)
+    }
+
+    fn sync_index(&self) -> Result<()> {
+        self.ensure_tail();
+        let head = self.shared.head()?;
+        if self
+            .feed
+            .wait_applied(head, std::time::Instant::now() + SYNC_WAIT)
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                format!(
+                    "the list index did not reach change {head} within {} s",
+                    SYNC_WAIT.as_secs()
+                )
+                .into(),
+            ))
         }
-        drop(it);
-        let mut ix = ListIndex::new();
-        for ((p, w), rows) in scopes {
-            ix.bulk_insert(&p, &w, rows);
-        }
-        self.feed.replace(ix);
-        tx.commit()?;
-        Ok(())
+    }
+
+    fn subscribe(&self, f: Arc<dyn Fn() + Send + Sync>) {
+        self.ensure_tail();
+        self.shared.subscribe(f);
+    }
+
+    fn shared_database(&self) -> bool {
+        true
+    }
+
+    fn try_lead(&self, holder: &str, ttl: Duration) -> Result<Option<u64>> {
+        self.pg_try_lead(holder, ttl)
+    }
+
+    fn renew_lead(&self, epoch: u64, ttl: Duration) -> Result<bool> {
+        self.pg_renew_lead(epoch, ttl)
+    }
+
+    fn resign_lead(&self, epoch: u64) -> Result<()> {
+        self.pg_resign_lead(epoch)
+    }
+
+    fn leader(&self) -> Result<crate::LeaderInfo> {
+        self.pg_leader()
+    }
+
+    fn set_commit_delay(&self, delay: Duration) {
+        self.commit_delay_ms.store(
+            delay.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     fn list_jobs_sql(
@@ -799,6 +935,9 @@ impl Engine for PgStore {
         u: &StatusUpdate,
     ) -> Result<Committed<(JobRecord, VersionRecord)>> {
         self.write(|tx| {
+            if let Some(epoch) = u.fence {
+                lease::check_fence(tx, epoch)?;
+            }
             // the row lock makes the compare-and-set atomic against other replicas
             let cur = tx
                 .query_opt(

@@ -117,4 +117,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value BYTEA NOT NULL
     );
     "#,
+    // 2: the change log every replica tails (issue 12 §3), and the scheduler lease (§4)
+    r#"
+    CREATE TABLE change_log (
+        seq          BIGINT PRIMARY KEY,     -- MAX(seq) + 1 under the commit-order lock: dense, visible in order
+        tag          BIGINT NOT NULL,        -- the writing store's origin (high 32 bits) and write number
+        kind         SMALLINT NOT NULL,      -- 0 no list change, 1 a job's row, 2 a job deleted, 3 an import
+        project_id   TEXT NOT NULL DEFAULT '',
+        workspace_id TEXT NOT NULL DEFAULT '',
+        job_id       BIGINT NOT NULL DEFAULT 0,
+        last_job_id  BIGINT NOT NULL DEFAULT 0, -- imports: jobs job_id..=last_job_id
+        committed_at BIGINT NOT NULL          -- epoch ms, database clock (pruning)
+    );
+
+    CREATE TABLE scheduler_lease (
+        id         INT PRIMARY KEY CHECK (id = 1),
+        epoch      BIGINT NOT NULL,          -- fencing value: +1 at every change of leader
+        holder     TEXT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    INSERT INTO scheduler_lease (id, epoch, holder, expires_at) VALUES (1, 0, '', '-infinity');
+    "#,
 ];

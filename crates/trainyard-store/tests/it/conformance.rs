@@ -143,7 +143,7 @@ fn all_rows(store: &Store, project: &str, ws: &str) -> Vec<trainyard_api::list::
 
 /// Asserts that the store's live index answers like the SQL reference for a set of queries
 /// (and like an index rebuilt from scratch on a fresh handle).
-fn assert_index_matches(store: &Store, project: &str, workspaces: &[&str], now: i64) {
+pub fn assert_index_matches(store: &Store, project: &str, workspaces: &[&str], now: i64) {
     for ws in workspaces {
         for key in SortKey::ALL {
             for status in [
@@ -686,7 +686,7 @@ pub fn index_equals_sql_after_random_writes(h: &Harness) {
         .unwrap();
 }
 
-fn rand_suffix() -> u64 {
+pub fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)

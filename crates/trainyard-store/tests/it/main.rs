@@ -3,5 +3,6 @@
 
 #[macro_use]
 mod conformance;
+mod pg_replicas;
 mod postgres;
 mod sqlite;
