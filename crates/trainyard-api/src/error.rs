@@ -47,6 +47,10 @@ pub enum ErrorCode {
     TooManyRequests,
     /// 500 `ModelArts.0010`: internal error.
     Internal,
+    /// 503 `ModelArts.0010` **[trainyard]**: the database cannot be reached right now (a
+    /// PostgreSQL restart, a lost connection); nothing was changed, or for a write the outcome
+    /// is unknown. Answered with `Retry-After`; the service resumes by itself.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -71,7 +75,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "ModelArts.2803",
             ErrorCode::StatusConflict => "ModelArts.2796",
             ErrorCode::TooManyRequests => "ModelArts.2799",
-            ErrorCode::Internal => "ModelArts.0010",
+            ErrorCode::Internal | ErrorCode::Unavailable => "ModelArts.0010",
         }
     }
 
@@ -97,6 +101,7 @@ impl ErrorCode {
             ErrorCode::StatusConflict => 409,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
         }
     }
 }

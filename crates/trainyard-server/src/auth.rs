@@ -216,6 +216,15 @@ fn internal(cause: &dyn std::fmt::Display) -> Response {
     crate::error::HttpError::internal(cause).into_response()
 }
 
+/// A store failure while checking credentials: 503 when the database is unavailable, else 500.
+fn store_failure(e: trainyard_store::auth::AuthError) -> Response {
+    match e {
+        trainyard_store::auth::AuthError::Store(e) => crate::error::HttpError::from(e),
+        other => crate::error::HttpError::internal(&other),
+    }
+    .into_response()
+}
+
 /// 429 `ModelArts.2799` with `Retry-After` (whole seconds, at least 1) for a wait of `wait_ms`.
 pub fn too_many(wait_ms: i64, message: &str) -> Response {
     let secs = (wait_ms.max(1) + 999) / 1000;
@@ -414,7 +423,7 @@ async fn token_principal(state: &AppState, headers: &HeaderMap) -> Result<Princi
     let checked = tokio::task::spawn_blocking(move || store.check_token(&token, now_ms()))
         .await
         .map_err(|e| internal(&e))?
-        .map_err(|e| internal(&e))?;
+        .map_err(store_failure)?;
     match checked {
         TokenCheck::Valid(identity) => Ok(Principal {
             identity,
@@ -517,7 +526,7 @@ async fn signature_principal(
     })
     .await
     .map_err(|e| internal(&e))?
-    .map_err(|e| internal(&e))?
+    .map_err(store_failure)?
     .ok_or_else(|| signature_failure(state, client, &"unknown access key"))?;
 
     let unsigned = trainyard_sign::is_unsigned_payload(&header_pairs(&parts));

@@ -50,6 +50,13 @@ impl From<StoreError> for HttpError {
                     st.code()
                 ),
             )),
+            StoreError::Unavailable(source) => {
+                tracing::warn!(error = %source, "the database is unavailable");
+                HttpError(ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the database is unavailable; retry later",
+                ))
+            }
             other => {
                 let source = std::error::Error::source(&other)
                     .map(ToString::to_string)
@@ -66,7 +73,10 @@ impl From<tokio::task::JoinError> for HttpError {
     }
 }
 
-/// Builds the JSON error response for an [`ApiError`].
+/// Seconds a client is told to wait (`Retry-After`) after a 503 for an unavailable database.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 1;
+
+/// Builds the JSON error response for an [`ApiError`] (503s carry `Retry-After`).
 pub fn error_response(e: &ApiError) -> Response {
     let status =
         StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -76,6 +86,12 @@ pub fn error_response(e: &ApiError) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if e.code == ErrorCode::Unavailable {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+        );
+    }
     resp
 }
 

@@ -162,6 +162,22 @@ pub enum LoginError {
     Busy,
     /// The store failed: 500.
     Internal(String),
+    /// The database cannot be reached: 503 with `Retry-After`.
+    Unavailable,
+}
+
+impl From<trainyard_store::auth::AuthError> for LoginError {
+    fn from(e: trainyard_store::auth::AuthError) -> LoginError {
+        match e {
+            trainyard_store::auth::AuthError::Store(trainyard_store::StoreError::Unavailable(
+                source,
+            )) => {
+                tracing::warn!(error = %source, "the database is unavailable");
+                LoginError::Unavailable
+            }
+            other => LoginError::Internal(other.to_string()),
+        }
+    }
 }
 
 impl LoginError {
@@ -180,6 +196,10 @@ impl LoginError {
                 ErrorCode::Internal,
                 "internal error; see the server log for this request id",
             ),
+            LoginError::Unavailable => ApiError::new(
+                ErrorCode::Unavailable,
+                "the database is unavailable; retry later",
+            ),
         }
     }
 }
@@ -197,7 +217,7 @@ impl IntoResponse for LoginError {
             LoginError::Internal(cause) => {
                 crate::error::HttpError::internal(&cause).into_response()
             }
-            LoginError::Refused => error_response(&self.api_error()),
+            LoginError::Refused | LoginError::Unavailable => error_response(&self.api_error()),
         }
     }
 }
@@ -267,8 +287,7 @@ pub async fn login(
         store.login_candidate(&user, &domain, project)
     })
     .await
-    .map_err(|e| LoginError::Internal(e.to_string()))?
-    .map_err(|e| LoginError::Internal(e.to_string()))?;
+    .map_err(|e| LoginError::Internal(e.to_string()))??;
     let verified = match auth
         .passwords
         .run(move || candidate.verify(&password))
@@ -289,8 +308,7 @@ pub async fn login(
             let store = state.store.clone();
             tokio::task::spawn_blocking(move || store.issue_token(&v, now_ms(), ttl_ms))
                 .await
-                .map_err(|e| LoginError::Internal(e.to_string()))?
-                .map_err(|e| LoginError::Internal(e.to_string()))?
+                .map_err(|e| LoginError::Internal(e.to_string()))??
         }
     };
     let now = now_ms();
