@@ -17,17 +17,29 @@ use trainyard_store::{DeletedVersion, JobRecord, NewJob, NewVersion, VersionReco
 
 /// One page of a project's job list, answered from the index at `now` (`list.md`), with
 /// `job_count_limit` and `quotas` from the configuration and the index's project counter.
-pub fn list_jobs(s: &AppState, project: &str, query: &JobListQuery, now: i64) -> JobListResponse {
+///
+/// On a store shared by several servers (PostgreSQL) the index first catches up with every
+/// write committed before this call, by any server ([`AppState::sync_index`]), so the answer
+/// reflects every write acknowledged before the request. Errors: 503 when the database does
+/// not answer (the index cannot know what it misses).
+pub async fn list_jobs(
+    s: &AppState,
+    project: &str,
+    query: &JobListQuery,
+    now: i64,
+) -> HttpResult<JobListResponse> {
+    s.sync_index().await?;
     let (page, count) = {
         let ix = s.store.index().read();
         (ix.query(project, query, now), ix.project_job_count(project))
     };
-    list_response(s, page, count)
+    Ok(list_response(s, page, count))
 }
 
 /// [`list_jobs`], plus the jobs of each status that match the search (all statuses, whatever
 /// the status filter): the counts the console shows beside its status filter
-/// (`ListIndex::query_with_counts`), from the same index read.
+/// (`ListIndex::query_with_counts`), from the same index read. The caller first calls
+/// [`AppState::sync_index`] (as [`list_jobs`] does) on a store shared by several servers.
 pub fn list_jobs_with_counts(
     s: &AppState,
     project: &str,

@@ -36,6 +36,17 @@ impl AppState {
         tokio::task::spawn_blocking(move || f(&store)).await?
     }
 
+    /// Makes the list index reflect every write committed before this call, by any server on
+    /// the store's database (a no-op for SQLite, where this server makes every write):
+    /// [`Store::sync_index`] on a blocking thread. Errors: 503 when the database does not
+    /// answer.
+    pub async fn sync_index(&self) -> HttpResult<()> {
+        if !self.store.is_shared() {
+            return Ok(());
+        }
+        self.read(|st| Ok(st.sync_index()?)).await
+    }
+
     /// Runs a read on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> HttpResult<T>
     where

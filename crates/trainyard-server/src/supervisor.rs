@@ -51,6 +51,7 @@
 //! [`Supervisor::shutdown`] (called when `serve` ends) stops the tasks but leaves the workers
 //! running, exactly as a crash would: the next start adopts them.
 
+pub mod leader;
 pub mod runspec;
 
 use crate::config::{EngineConfig, ServerConfig};
@@ -116,6 +117,11 @@ pub struct Settings {
     pub fallback_interval: Duration,
     /// Who each project's workers run as and where their paths may lie.
     pub workers: Arc<crate::sandbox::WorkerPolicy>,
+    /// Several servers on one database: how this server names itself in the scheduler lease
+    /// (host, listen address, pid), and the lease's timing ([`leader::LeaseTiming`]).
+    pub replica_name: String,
+    /// See [`leader::LeaseTiming`].
+    pub lease: leader::LeaseTiming,
 }
 
 impl Settings {
@@ -128,6 +134,8 @@ impl Settings {
             engines: c.engines.clone(),
             fallback_interval: Duration::from_secs(10),
             workers,
+            replica_name: leader::replica_name(c.listen),
+            lease: leader::LeaseTiming::default(),
         }
     }
 }
@@ -163,8 +171,14 @@ struct Inner {
     settings: Settings,
     wake: Notify,
     sched: Mutex<Sched>,
+    /// The server's life: cancelled by [`Supervisor::shutdown`].
     cancel: CancellationToken,
     tasks: TaskTracker,
+    /// This server's scheduling term (see [`leader`]): a child of `cancel`, cancelled when the
+    /// server stops leading; every scheduling task runs under it.
+    term: Mutex<CancellationToken>,
+    /// Whether (and as which epoch) this server schedules.
+    role: Mutex<leader::Role>,
 }
 
 /// Scheduling state (never held across an await).
@@ -182,6 +196,9 @@ struct Active {
     project: String,
     /// `None` while the workers are being started.
     handle: Option<RunHandle>,
+    /// Its run ended and the end is being recorded, or a stop was asked of it: a scheduling
+    /// pass does not stop it (again).
+    settled: bool,
 }
 
 impl Sched {
@@ -193,6 +210,7 @@ impl Sched {
                 Active {
                     project: project.to_owned(),
                     handle: None,
+                    settled: false,
                 },
             )
             .is_none()
@@ -222,6 +240,8 @@ enum Refused {
     Conflict(JobStatus),
     /// The store failed.
     Failed(String),
+    /// Another server leads the scheduler now (a fenced write was refused).
+    NotLeader,
 }
 
 impl From<StoreError> for Refused {
@@ -229,6 +249,7 @@ impl From<StoreError> for Refused {
         match e {
             StoreError::NotFound => Refused::Gone,
             StoreError::Conflict(s) => Refused::Conflict(s),
+            StoreError::Fenced { .. } => Refused::NotLeader,
             other => Refused::Failed(other.to_string()),
         }
     }
@@ -298,6 +319,8 @@ impl Supervisor {
                 sched: Mutex::new(Sched::default()),
                 cancel: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                term: Mutex::new(CancellationToken::new()),
+                role: Mutex::new(leader::Role::Standby),
             }),
         }
     }
@@ -305,12 +328,22 @@ impl Supervisor {
     /// Reconciles the store with what still runs (adopts 8/9, marks lost runs 14, kills orphans
     /// of 1/2/4/7 versions), then starts the scheduler task. Returns once the reconciliation is
     /// stored, so the API never shows a stale 8 of a vanished run.
+    ///
+    /// On a store shared by several servers (PostgreSQL) only the leader schedules: this
+    /// starts the campaign for the scheduler lease in the background and returns at once
+    /// ([`leader`]); the recovery runs when this server takes the lease.
     pub async fn start(&self) -> anyhow::Result<()> {
         let inner = self.inner.clone();
-        inner.recover().await?;
-        let task = inner.clone();
-        inner.spawn(async move { task.run().await });
-        Ok(())
+        if inner.store.is_shared() {
+            leader::start(&inner);
+            return Ok(());
+        }
+        inner.begin_term(leader::Role::Single).await
+    }
+
+    /// Whether this server schedules now (see [`leader`]).
+    pub fn role(&self) -> leader::Role {
+        self.inner.role.lock().clone()
     }
 
     /// A version was created (or a slot freed): schedule.
@@ -395,7 +428,7 @@ impl Supervisor {
                         &[s],
                         "canceled by a user before it started".into(),
                     );
-                    inner.transition(version_id, up).await.map(|_| {
+                    inner.user_transition(version_id, up).await.map(|_| {
                         inner.wake.notify_one();
                     })
                 }
@@ -403,10 +436,12 @@ impl Supervisor {
                     let mut up = StatusUpdate::to(JobStatus::Killing);
                     up.status_reason = Some("stop requested by a user".into());
                     up.expect = Some(vec![JobStatus::Running]);
-                    inner
-                        .transition(version_id, up)
-                        .await
-                        .map(|v| inner.kill(version_id, v.run_handle.as_deref()))
+                    inner.user_transition(version_id, up).await.map(|v| {
+                        // the leader stops the run; on another server the change log wakes it
+                        if inner.role.lock().leads() {
+                            inner.kill(version_id, v.run_handle.as_deref());
+                        }
+                    })
                 }
                 s => return Err(conflict(s)),
             };
@@ -417,6 +452,9 @@ impl Supervisor {
                 Err(Refused::Conflict(_)) => continue,
                 Err(Refused::Gone) => return Err(StoreError::NotFound.into()),
                 Err(Refused::Failed(e)) => return Err(HttpError::internal(&e)),
+                Err(Refused::NotLeader) => {
+                    return Err(HttpError::internal(&"a user's stop was fenced"));
+                }
             }
         }
         Err(HttpError::internal(
@@ -458,8 +496,9 @@ fn conflict(st: JobStatus) -> HttpError {
 }
 
 impl Inner {
+    /// Runs a task of the current scheduling term (ended with the term or the server).
     fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
-        let cancel = self.cancel.clone();
+        let cancel = self.term();
         self.tasks.spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
@@ -468,8 +507,41 @@ impl Inner {
         });
     }
 
-    /// Applies a status change (compare-and-set) and its list row, in commit order.
+    /// The current scheduling term's token.
+    fn term(&self) -> CancellationToken {
+        self.term.lock().clone()
+    }
+
+    /// Applies a status change of the scheduler (compare-and-set), fenced with this server's
+    /// leader epoch: refused once another server took the lease over (which ends this term).
     async fn transition(
+        &self,
+        version_id: i64,
+        mut up: StatusUpdate,
+    ) -> Result<VersionRecord, Refused> {
+        {
+            let role = self.role.lock();
+            if role.leads() {
+                up.fence = role.fence();
+            } else {
+                // a task of an ended term: only the leader writes statuses
+                return Err(Refused::NotLeader);
+            }
+        }
+        let r = self.user_transition(version_id, up).await;
+        if matches!(r, Err(Refused::NotLeader)) {
+            tracing::warn!(
+                version_id,
+                "a status write was fenced: another server leads the scheduler; stepping down"
+            );
+            self.term().cancel();
+        }
+        r
+    }
+
+    /// Applies a status change asked by a user (a stop), on any server: not fenced, its
+    /// compare-and-set is its guard.
+    async fn user_transition(
         &self,
         version_id: i64,
         up: StatusUpdate,
@@ -520,12 +592,10 @@ impl Inner {
 
     /// After 8 → 9: stop the run of `version_id`.
     fn kill(self: &Arc<Self>, version_id: i64, stored: Option<&str>) {
-        let known = self
-            .sched
-            .lock()
-            .active
-            .get(&version_id)
-            .and_then(|a| a.handle.clone());
+        let known = self.sched.lock().active.get_mut(&version_id).and_then(|a| {
+            a.settled = true;
+            a.handle.clone()
+        });
         match known.or_else(|| stored.and_then(|s| RunHandle::from_json(s).ok())) {
             Some(h) => self.stop_run(h),
             None => tracing::warn!(version_id, "stop of a version without a run handle"),
@@ -535,6 +605,7 @@ impl Inner {
     // ---- scheduling ----
 
     async fn run(self: Arc<Self>) {
+        let term = self.term();
         loop {
             let pass = std::time::Instant::now();
             if let Err(e) = self.refresh().await {
@@ -544,7 +615,7 @@ impl Inner {
             metrics::histogram!(crate::metrics::EXECUTOR_POLL, "executor" => self.executor.kind())
                 .record(pass.elapsed().as_secs_f64());
             tokio::select! {
-                _ = self.cancel.cancelled() => return,
+                _ = term.cancelled() => return,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.settings.fallback_interval) => {}
             }
@@ -552,15 +623,47 @@ impl Inner {
     }
 
     /// Re-reads which versions wait in 1/2/4/7 (those not holding a slot).
-    async fn refresh(&self) -> Result<(), Refused> {
+    ///
+    /// Runs holding a slot that a user stopped (9) or deleted meanwhile, on any server (the
+    /// change log woke this one), are stopped here: a server that does not lead only stores
+    /// the 9, or deletes the rows.
+    async fn refresh(self: &Arc<Self>) -> Result<(), Refused> {
         let rows = self.unfinished().await?;
-        let mut s = self.sched.lock();
-        let queue: BTreeMap<i64, (JobStatus, String)> = rows
-            .into_iter()
-            .filter(|r| r.status.is_cancelable() && !s.active.contains_key(&r.version_id))
-            .map(|r| (r.version_id, (r.status, r.project_id)))
-            .collect();
-        s.queue = queue;
+        let to_stop: Vec<RunHandle> = {
+            let mut s = self.sched.lock();
+            let status: HashMap<i64, JobStatus> =
+                rows.iter().map(|r| (r.version_id, r.status)).collect();
+            let queue: BTreeMap<i64, (JobStatus, String)> = rows
+                .into_iter()
+                .filter(|r| r.status.is_cancelable() && !s.active.contains_key(&r.version_id))
+                .map(|r| (r.version_id, (r.status, r.project_id)))
+                .collect();
+            s.queue = queue;
+            let mut stop = Vec::new();
+            for (vid, a) in s.active.iter_mut() {
+                let asked = match status.get(vid) {
+                    Some(JobStatus::Killing) => true,
+                    Some(_) => false,
+                    // deleted (or ended by someone else): nothing may keep running
+                    None => true,
+                };
+                if asked
+                    && !a.settled
+                    && let Some(h) = &a.handle
+                {
+                    a.settled = true;
+                    stop.push(h.clone());
+                }
+            }
+            stop
+        };
+        for h in to_stop {
+            tracing::info!(
+                version_id = h.version_id,
+                "stopping a run stopped or deleted through another server"
+            );
+            self.stop_run(h);
+        }
         Ok(())
     }
 
@@ -578,7 +681,7 @@ impl Inner {
         let mut full: HashSet<String> = HashSet::new();
         let mut all_full = false;
         for (vid, status, project) in snapshot {
-            if self.cancel.is_cancelled() {
+            if self.term().is_cancelled() {
                 return;
             }
             let blocked = all_full || full.contains(&project);
@@ -727,6 +830,12 @@ impl Inner {
                 return;
             }
         };
+        if !self.role.lock().may_submit() {
+            // the lease is not confirmed (the database does not answer the renewals): start
+            // nothing that another leader might start too
+            self.release(vid);
+            return;
+        }
         // taken before the spawn, so a version's duration is never shorter than its processes ran
         let start = now_ms();
         let handle = match self.executor.submit(&spec).await {
@@ -759,12 +868,10 @@ impl Inner {
                     self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, reason)
                         .await;
                 }
-                let inner = self.clone();
-                self.spawn(async move {
-                    let _ = inner.executor.stop(&handle, Duration::ZERO).await;
-                    inner.executor.forget(&handle);
-                    inner.release(vid);
-                });
+                // (not a task of the term: a fenced write has just ended it)
+                let _ = self.executor.stop(&handle, Duration::ZERO).await;
+                self.executor.forget(&handle);
+                self.release(vid);
             }
         }
     }
@@ -784,6 +891,9 @@ impl Inner {
     /// Records the end of a run (copying its logs to `log_url` first), frees its slot.
     async fn finish(&self, handle: &RunHandle, res: Result<RunOutcome, ExecError>) {
         let vid = handle.version_id;
+        if let Some(a) = self.sched.lock().active.get_mut(&vid) {
+            a.settled = true;
+        }
         match self.load(vid).await {
             Ok((job, v)) => {
                 self.copy_logs(&job, &v, handle).await;
@@ -826,8 +936,9 @@ impl Inner {
                             "cannot record the end of a run; retrying"
                         );
                     }
+                    let term = self.term();
                     tokio::select! {
-                        _ = self.cancel.cancelled() => return,
+                        _ = term.cancelled() => return,
                         _ = tokio::time::sleep(pause) => {}
                     }
                     pause = (pause * 2).min(Duration::from_secs(30));
@@ -909,6 +1020,7 @@ impl Inner {
                     s.take(vid, &r.project_id);
                     if let Some(a) = s.active.get_mut(&vid) {
                         a.handle = Some(handle.clone());
+                        a.settled = r.status == JobStatus::Killing;
                     }
                 }
                 tracing::info!(version_id = vid, "run adopted");

@@ -16,7 +16,7 @@ use crate::state::{AppState, now_ms};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::time::Instant;
 use trainyard_api::list::{JobListQuery, MAX_PAGE, Order, SortKey};
 use trainyard_api::status::ALL_STATUSES;
@@ -247,6 +247,11 @@ pub async fn list_page(
     Path(p): Path<String>,
     uri: Uri,
 ) -> Response {
+    // several servers on one database: the index first catches up with every write
+    // acknowledged before this request (503 when the database does not answer)
+    if let Err(e) = s.sync_index().await {
+        return e.into_response();
+    }
     let r = build(&s, &viewer, &p, uri.query().unwrap_or(""));
     respond(&viewer, r)
 }

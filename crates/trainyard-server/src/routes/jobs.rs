@@ -32,12 +32,9 @@ pub async fn list_jobs(
 ) -> HttpResult<Json<JobListResponse>> {
     let project = project(&p)?;
     let query = JobListQuery::from_pairs(q.iter())?;
-    Ok(Json(service::list_jobs(
-        &s,
-        project.as_str(),
-        &query,
-        now_ms(),
-    )))
+    Ok(Json(
+        service::list_jobs(&s, project.as_str(), &query, now_ms()).await?,
+    ))
 }
 
 /// `POST /v1/{project_id}/training-jobs`: creates a job and its version 1, then schedules it.
