@@ -7,5 +7,7 @@ mod contain;
 mod durability;
 mod executor;
 mod ops;
+mod pg;
+mod replicas;
 mod runs;
 mod server;

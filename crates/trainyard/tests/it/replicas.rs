@@ -1,0 +1,298 @@
+//! Several `trainyard serve` replicas on one real PostgreSQL (issue 12 §3, §4): every list
+//! answer on any replica reflects every write acknowledged by any replica before the list was
+//! sent; one scheduler leader, replaced within 10 s after a SIGKILL, with every version run
+//! exactly once.
+
+use crate::pg::{Database, admin_url, client, serve};
+use std::time::{Duration, Instant};
+use trainyard_api::list::{JobListQuery, JobListResponse};
+use trainyard_store::{Location, Store};
+
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+/// A tiny deterministic generator (the random interleavings).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A random list query (no `duration` sort: it moves with the clock for running versions).
+fn random_query(rng: &mut Rng) -> Vec<(String, String)> {
+    let mut q = Vec::new();
+    let sort = [
+        "job_name",
+        "create_time",
+        "status",
+        "version_count",
+        "job_desc",
+    ][rng.below(5)];
+    q.push(("sortBy".to_owned(), sort.to_owned()));
+    q.push(("order".to_owned(), ["asc", "desc"][rng.below(2)].to_owned()));
+    let per_page = [5, 20, 1000][rng.below(3)];
+    q.push(("per_page".to_owned(), per_page.to_string()));
+    q.push(("page".to_owned(), (1 + rng.below(3)).to_string()));
+    match rng.below(4) {
+        0 => q.push(("status".to_owned(), "1".to_owned())),
+        1 => q.push(("status".to_owned(), "13".to_owned())),
+        2 => q.push(("search_content".to_owned(), format!("{}", rng.below(10)))),
+        _ => {}
+    }
+    q
+}
+
+fn create_job(c: &reqwest::blocking::Client, base: &str, name: &str) -> (i64, i64) {
+    let body = serde_json::json!({"job_name": name, "config": {"worker_server_num": 1, "spec_id": 1, "user_command": "exit 0"}});
+    let r = c
+        .post(format!("{base}/v1/{PROJECT}/training-jobs"))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "create");
+    let v: serde_json::Value = r.json().unwrap();
+    (
+        v["job_id"].as_i64().unwrap(),
+        v["version_id"].as_i64().unwrap(),
+    )
+}
+
+/// The acceptance test of issue 12 §3: two replicas A and B on one database; 2,000 times a
+/// random write (create, stop, delete, new version; mostly on A, sometimes on B) is
+/// acknowledged, then a random list is sent at once to B (and every fourth time to A too),
+/// and its answer (total and page) must equal `list_jobs_sql` on the same database. The test
+/// holds the scheduler lease itself, so no replica schedules and nothing but the test's own
+/// writes changes the data (the comparison is exact, not "eventually").
+#[test]
+fn a_list_on_any_replica_reflects_every_write_acknowledged_on_any_replica() {
+    let Some(admin) = admin_url("a_list_on_any_replica_reflects_every_write") else {
+        return;
+    };
+    let db = Database::create(&admin);
+    let reference = Store::open(&Location::Postgres(db.url.clone())).unwrap();
+    reference
+        .try_lead("the test: no replica schedules", Duration::from_secs(3600))
+        .unwrap()
+        .expect("the lease is free in a fresh database");
+    let (da, dbb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = serve(&db, da.path(), &[]);
+    let b = serve(&db, dbb.path(), &[]);
+    let c = client();
+    let mut rng = Rng(12);
+    let mut jobs: Vec<(i64, i64)> = Vec::new();
+    let trials = 2000;
+    for i in 0..trials {
+        let writer = if rng.below(4) == 0 { &b.base } else { &a.base };
+        match rng.below(10) {
+            0..=4 => jobs.push(create_job(&c, writer, &format!("j{i}-{}", rng.below(10)))),
+            5 | 6 if !jobs.is_empty() => {
+                let (job, version) = jobs[rng.below(jobs.len())];
+                let r = c
+                    .post(format!(
+                        "{writer}/v1/{PROJECT}/training-jobs/{job}/versions/{version}/stop"
+                    ))
+                    .send()
+                    .unwrap();
+                // 409 for a version stopped before
+                assert!(
+                    matches!(r.status().as_u16(), 200 | 409),
+                    "stop: {}",
+                    r.status()
+                );
+            }
+            7 if !jobs.is_empty() => {
+                let (job, version) = jobs[rng.below(jobs.len())];
+                let r = c
+                    .post(format!(
+                        "{writer}/v1/{PROJECT}/training-jobs/{job}/versions"
+                    ))
+                    .json(&serde_json::json!({"config": {"pre_version_id": version}}))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200, "new version");
+                let v: serde_json::Value = r.json().unwrap();
+                let new = v["version_id"].as_i64().unwrap();
+                for j in jobs.iter_mut().filter(|j| j.0 == job) {
+                    j.1 = new;
+                }
+            }
+            8 | 9 if !jobs.is_empty() => {
+                let k = rng.below(jobs.len());
+                let (job, _) = jobs.swap_remove(k);
+                let r = c
+                    .delete(format!("{writer}/v1/{PROJECT}/training-jobs/{job}"))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200, "delete");
+            }
+            _ => jobs.push(create_job(&c, writer, &format!("j{i}"))),
+        }
+        let pairs = random_query(&mut rng);
+        let mut readers = vec![&b.base];
+        if i % 4 == 0 {
+            readers.push(&a.base);
+        }
+        for reader in readers {
+            let r = c
+                .get(format!("{reader}/v1/{PROJECT}/training-jobs"))
+                .query(&pairs)
+                .send()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let got: JobListResponse = r.json().unwrap();
+            let q = JobListQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .unwrap();
+            let (total, rows) = reference.list_jobs_sql(PROJECT, &q, 0).unwrap();
+            assert_eq!(
+                (got.job_total_count, &got.jobs),
+                (total, &rows),
+                "trial {i}: the list on {reader} ({pairs:?}) differs from the database"
+            );
+        }
+    }
+    assert!(jobs.len() > 50, "the trials kept some jobs: {}", jobs.len());
+}
+
+/// The statuses of the latest versions of every job, by job name (a list on `base`).
+fn statuses(c: &reqwest::blocking::Client, base: &str) -> Vec<(String, i64)> {
+    let r = c
+        .get(format!(
+            "{base}/v1/{PROJECT}/training-jobs?per_page=1000&sortBy=job_name"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["job_name"].as_str().unwrap().to_owned(),
+                j["status"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 12 §4: three replicas on one database, at most 3 versions running; 5 jobs created
+/// (through every replica) so that 3 run and 2 wait. The leader is SIGKILLed: another replica
+/// takes the lease over within 10 s (the figure is printed), adopts the 3 runs (same host: it
+/// sees their processes) and starts the 2 waiting ones; every version ends COMPLETED, and each
+/// ran exactly once (each run appends a line to its own file when it starts and when it ends).
+#[test]
+fn leader_sigkill_another_replica_takes_over_and_every_version_runs_once() {
+    let Some(admin) = admin_url("leader_sigkill_another_replica_takes_over") else {
+        return;
+    };
+    let db = Database::create(&admin);
+    let reference = Store::open(&Location::Postgres(db.url.clone())).unwrap();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let flags = ["--max-running", "3", "--quotas", "3"];
+    let mut servers: Vec<_> = dirs.iter().map(|d| serve(&db, d.path(), &flags)).collect();
+    let marks = tempfile::tempdir().unwrap();
+    let c = client();
+    for i in 0..5 {
+        let name = format!("run{i}");
+        let file = marks.path().join(&name);
+        let cmd = format!(
+            "echo $$ >> {f}.starts; sleep 12; echo $$ >> {f}.ends",
+            f = file.display()
+        );
+        let body = serde_json::json!({"job_name": name, "config": {"worker_server_num": 1, "spec_id": 1, "user_command": cmd}});
+        let r = c
+            .post(format!(
+                "{}/v1/{PROJECT}/training-jobs",
+                servers[i % 3].base
+            ))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = statuses(&c, &servers[1].base);
+        let running = st.iter().filter(|(_, s)| *s == 8).count();
+        let waiting = st.iter().filter(|(_, s)| *s == 7).count();
+        if (running, waiting) == (3, 2) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "never 3 running and 2 waiting: {st:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = reference.leader().unwrap();
+    let k = servers
+        .iter()
+        .position(|s| before.holder.contains(&s.listen))
+        .unwrap_or_else(|| panic!("the leader {before:?} is none of the servers"));
+    let killed_at = Instant::now();
+    servers[k].kill();
+    let until = killed_at + Duration::from_secs(30);
+    let after = loop {
+        let l = reference.leader().unwrap();
+        if l.epoch > before.epoch && l.expires_in_ms > 0 {
+            break l;
+        }
+        assert!(Instant::now() < until, "no replica took over: {l:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let failover = killed_at.elapsed();
+    eprintln!(
+        "failover: {} ms (epoch {} -> {}, new leader {})",
+        failover.as_millis(),
+        before.epoch,
+        after.epoch,
+        after.holder
+    );
+    assert!(
+        failover < Duration::from_secs(10),
+        "failover took {failover:?}"
+    );
+    let alive = servers
+        .iter()
+        .find(|s| !before.holder.contains(&s.listen))
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(120);
+    let st = loop {
+        let st = statuses(&c, &alive.base);
+        if st.iter().all(|(_, s)| *s == 10) {
+            break st;
+        }
+        assert!(
+            st.iter().all(|(_, s)| matches!(s, 1 | 2 | 4 | 7 | 8 | 10)),
+            "a version did not complete: {st:?}"
+        );
+        assert!(
+            Instant::now() < until,
+            "the versions never all completed: {st:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(st.len(), 5);
+    for i in 0..5 {
+        for what in ["starts", "ends"] {
+            let f = marks.path().join(format!("run{i}.{what}"));
+            let lines = std::fs::read_to_string(&f).unwrap_or_default();
+            assert_eq!(
+                lines.lines().count(),
+                1,
+                "run{i} {what} {} times: {lines:?}",
+                lines.lines().count()
+            );
+        }
+    }
+}
