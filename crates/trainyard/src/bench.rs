@@ -12,6 +12,7 @@
 
 mod abuse;
 mod console;
+mod replicas;
 
 use crate::traces;
 use anyhow::{Context, bail};
@@ -49,6 +50,11 @@ enum BenchCmd {
     ///
     /// Example: `trainyard bench abuse --flood-clients 256 --body-clients 32`
     Abuse(abuse::AbuseArgs),
+    /// Two replicas on one PostgreSQL database: create latency, cross-replica visibility,
+    /// leader failover after SIGKILL.
+    ///
+    /// Example: `trainyard bench replicas --database postgres://127.0.0.1/bench`
+    Replicas(replicas::ReplicasArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +102,11 @@ struct ListArgs {
     /// Import requests in flight.
     #[arg(long, default_value_t = 2)]
     import_concurrency: usize,
+    /// Serve from this PostgreSQL database instead of SQLite in the data directory
+    /// (`serve --database URL`; the differential check runs `list_jobs_sql` on it). Use an
+    /// empty database: a database that already holds jobs skips the import.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Stop after the import (and its RSS): for profiling the import.
     #[arg(long)]
     import_only: bool,
@@ -112,6 +123,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCmd::List(l) => list_cmd(l).await,
         BenchCmd::Console(c) => console::run(c).await,
         BenchCmd::Abuse(a) => abuse::run(a).await,
+        BenchCmd::Replicas(r) => replicas::run(r).await,
     }
 }
 
@@ -583,13 +595,12 @@ fn random_query(rng: &mut traces::SplitMix, n: u64, names: &[String]) -> Vec<(St
 
 async fn differential(
     ctx: &Ctx,
-    db: &Path,
+    location: Location,
     project: &str,
     n: u64,
     count: usize,
     seed: u64,
 ) -> anyhow::Result<(usize, usize)> {
-    let location = Location::Sqlite(db.to_owned());
     let store = tokio::task::spawn_blocking(move || Store::open(&location)).await??;
     let store = std::sync::Arc::new(store);
     let names: Vec<String> = traces::generate(n.min(5000), seed)
@@ -744,6 +755,10 @@ async fn list_cmd(a: ListArgs) -> anyhow::Result<()> {
         "--max-running".into(),
         "50".into(),
     ];
+    let mut args = args;
+    if let Some(url) = &a.database {
+        args.extend(["--database".to_owned(), url.clone()]);
+    }
     let log = dir.join("bench-server.log");
     let p = &a.project;
     let list_url = format!("{base}/v1/{p}/training-jobs");
@@ -754,7 +769,15 @@ async fn list_cmd(a: ListArgs) -> anyhow::Result<()> {
         .build()?;
     let mut server = Server::spawn(&exe, &args, &log)?;
     wait_ready(&client, &trivial_url, Duration::from_secs(120)).await?;
-    println!("# trainyard list benchmark, N = {}", a.jobs);
+    println!(
+        "# trainyard list benchmark, N = {}, store {}",
+        a.jobs,
+        if a.database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     println!("server pid {}, data dir {}", server.pid(), dir.display());
 
     let existing: JobListResponse =
@@ -818,8 +841,11 @@ async fn list_cmd(a: ListArgs) -> anyhow::Result<()> {
         .diff_queries
         .unwrap_or(if a.jobs > 200_000 { 60 } else { 300 });
     let t = Instant::now();
-    let (checked, mismatches) =
-        differential(&ctx, &dir.join("trainyard.db"), p, a.jobs, dq, a.seed).await?;
+    let location = match &a.database {
+        Some(url) => Location::Postgres(url.clone()),
+        None => Location::Sqlite(dir.join("trainyard.db")),
+    };
+    let (checked, mismatches) = differential(&ctx, location, p, a.jobs, dq, a.seed).await?;
     println!(
         "differential: {checked} random queries vs Store::list_jobs_sql: {mismatches} mismatches ({:.1} s)",
         t.elapsed().as_secs_f64()
