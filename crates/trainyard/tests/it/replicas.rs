@@ -197,10 +197,24 @@ fn leader_sigkill_another_replica_takes_over_and_every_version_runs_once() {
     };
     let db = Database::create(&admin);
     let reference = Store::open(&Location::Postgres(db.url.clone())).unwrap();
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let flags = ["--max-running", "3", "--quotas", "3"];
-    let mut servers: Vec<_> = dirs.iter().map(|d| serve(&db, d.path(), &flags)).collect();
+    // where the runs leave their marks: writable by the workers' user, and shared with every
+    // worker by a test policy ([sandbox] read_write)
     let marks = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(marks.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let conf = tempfile::tempdir().unwrap();
+    let policy = conf.path().join("test.toml");
+    std::fs::write(
+        &policy,
+        format!("[sandbox]\nread_write = [{:?}]\n", marks.path()),
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let flags = ["--max-running", "3", "--quotas", "3", "--config", policy];
+    let mut servers: Vec<_> = dirs.iter().map(|d| serve(&db, d.path(), &flags)).collect();
     let c = client();
     for i in 0..5 {
         let name = format!("run{i}");
