@@ -126,6 +126,45 @@ pub fn serve(db: &Database, data_dir: &Path, extra: &[&str]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    wait_listening(&mut child);
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        listen,
+    }
+}
+
+/// A blocking HTTP client with a generous timeout.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Starts `trainyard serve --insecure-no-auth` on a SQLite data directory (the default store).
+pub fn serve_sqlite(data_dir: &Path) -> Server {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .args(["serve", "--insecure-no-auth", "--listen", &listen])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("TRAINYARD_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(&mut child);
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        listen,
+    }
+}
+
+/// Waits (bounded) for a server's "listening" log line; panics with its log otherwise.
+fn wait_listening(child: &mut Child) {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -145,17 +184,4 @@ pub fn serve(db: &Database, data_dir: &Path, extra: &[&str]) -> Server {
             log.lock().unwrap().join("\n")
         );
     }
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        listen,
-    }
-}
-
-/// A blocking HTTP client with a generous timeout.
-pub fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }

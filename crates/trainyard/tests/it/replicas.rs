@@ -629,3 +629,134 @@ fn postgres_restart_under_load_gives_503s_then_service_resumes() {
     drop(server);
     drop(db);
 }
+
+/// `trainyard migrate` end to end through the binary: a SQLite server gets jobs (created,
+/// imported, one with a second version, one stopped, one deleted) and is stopped; `migrate`
+/// copies its data directory into an empty PostgreSQL database (exit 0, its differential check
+/// passes); a server on that database, with the SQLite directory's `auth.key`, answers the
+/// same list pages as the SQLite server did, and new ids continue after the copied ones.
+#[test]
+fn migrate_copies_a_sqlite_installation_to_postgres_through_the_binary() {
+    let Some(admin) = admin_url("migrate_copies_a_sqlite_installation") else {
+        return;
+    };
+    let db = Database::create(&admin);
+    let data = tempfile::tempdir().unwrap();
+    let c = client();
+    let queries: Vec<Vec<(&str, &str)>> = vec![
+        vec![("per_page", "1000"), ("sortBy", "create_time")],
+        vec![
+            ("per_page", "5"),
+            ("page", "2"),
+            ("sortBy", "job_name"),
+            ("order", "desc"),
+        ],
+        vec![("status", "13"), ("per_page", "1000")],
+        vec![("search_content", "h-1"), ("per_page", "1000")],
+    ];
+    let (before, last_id) = {
+        let server = crate::pg::serve_sqlite(data.path());
+        let mut made = Vec::new();
+        for i in 0..12 {
+            made.push(create_job(&c, &server.base, &format!("m-{i}")));
+        }
+        let (job, version) = made[3];
+        let r = c
+            .post(format!(
+                "{}/v1/{PROJECT}/training-jobs/{job}/versions",
+                server.base
+            ))
+            .json(&serde_json::json!({"config": {"pre_version_id": version}}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let (job, version) = made[5];
+        let r = c
+            .post(format!(
+                "{}/v1/{PROJECT}/training-jobs/{job}/versions/{version}/stop",
+                server.base
+            ))
+            .send()
+            .unwrap();
+        assert!(matches!(r.status().as_u16(), 200 | 409));
+        let r = c
+            .delete(format!(
+                "{}/v1/{PROJECT}/training-jobs/{}",
+                server.base, made[7].0
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let rows: String = (0..30)
+            .map(|i| {
+                format!(
+                    "{{\"job_name\":\"h-{i}\",\"status\":13,\"create_time\":{}}}\n",
+                    1_700_000_000_000i64 + i
+                )
+            })
+            .collect();
+        let r = c
+            .post(format!(
+                "{}/trainyard/v1/{PROJECT}/job-history",
+                server.base
+            ))
+            .body(rows)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let last: serde_json::Value = r.json().unwrap();
+        // let the scheduler finish the `exit 0` runs, so the lists no longer move
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let st = statuses(&c, &server.base);
+            if st.iter().all(|(_, s)| matches!(s, 10 | 11 | 12 | 13)) {
+                break;
+            }
+            assert!(Instant::now() < until, "runs did not end: {st:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let pages: Vec<serde_json::Value> = queries
+            .iter()
+            .map(|q| {
+                c.get(format!("{}/v1/{PROJECT}/training-jobs", server.base))
+                    .query(q)
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap()
+            })
+            .collect();
+        (pages, last["last_job_id"].as_i64().unwrap())
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .args(["migrate", "--from"])
+        .arg(data.path())
+        .args(["--to", &db.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "migrate failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(data.path().join("auth.key"), &db.key_file).unwrap();
+    let pgdir = tempfile::tempdir().unwrap();
+    let server = serve(&db, pgdir.path(), &[]);
+    for (q, want) in queries.iter().zip(&before) {
+        let got: serde_json::Value = c
+            .get(format!("{}/v1/{PROJECT}/training-jobs", server.base))
+            .query(q)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(&got, want, "{q:?}");
+        assert!(got["job_total_count"].as_u64().unwrap() > 0, "{q:?}");
+    }
+    let (new_job, _) = create_job(&c, &server.base, "after-migrate");
+    assert!(
+        new_job > last_id,
+        "id {new_job} reused (last copied {last_id})"
+    );
+}
