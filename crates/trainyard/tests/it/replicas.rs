@@ -709,7 +709,7 @@ fn migrate_copies_a_sqlite_installation_to_postgres_through_the_binary() {
         let until = Instant::now() + Duration::from_secs(60);
         loop {
             let st = statuses(&c, &server.base);
-            if st.iter().all(|(_, s)| matches!(s, 10 | 11 | 12 | 13)) {
+            if st.iter().all(|(_, s)| matches!(s, 10..=13)) {
                 break;
             }
             assert!(Instant::now() < until, "runs did not end: {st:?}");
