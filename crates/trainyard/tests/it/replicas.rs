@@ -185,6 +185,24 @@ fn statuses(c: &reqwest::blocking::Client, base: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// A directory where runs leave their marks (writable by the workers' user, shared with every
+/// worker by a test policy, `[sandbox] read_write`), and that policy's file (in the same
+/// temporary directory's sibling `policy.toml`).
+fn marks_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let marks = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(marks.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let policy = marks.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[sandbox]\nread_write = [{:?}]\n", marks.path()),
+    )
+    .unwrap();
+    (marks, policy)
+}
+
 /// Issue 12 §4: three replicas on one database, at most 3 versions running; 5 jobs created
 /// (through every replica) so that 3 run and 2 wait. The leader is SIGKILLed: another replica
 /// takes the lease over within 10 s (the figure is printed), adopts the 3 runs (same host: it
@@ -197,21 +215,8 @@ fn leader_sigkill_another_replica_takes_over_and_every_version_runs_once() {
     };
     let db = Database::create(&admin);
     let reference = Store::open(&Location::Postgres(db.url.clone())).unwrap();
-    // where the runs leave their marks: writable by the workers' user, and shared with every
-    // worker by a test policy ([sandbox] read_write)
-    let marks = tempfile::tempdir().unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(marks.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    }
-    let conf = tempfile::tempdir().unwrap();
-    let policy = conf.path().join("test.toml");
-    std::fs::write(
-        &policy,
-        format!("[sandbox]\nread_write = [{:?}]\n", marks.path()),
-    )
-    .unwrap();
-    let policy = policy.to_str().unwrap();
+    let (marks, conf) = marks_dir();
+    let policy = conf.to_str().unwrap();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let flags = ["--max-running", "3", "--quotas", "3", "--config", policy];
     let mut servers: Vec<_> = dirs.iter().map(|d| serve(&db, d.path(), &flags)).collect();
@@ -759,4 +764,98 @@ fn migrate_copies_a_sqlite_installation_to_postgres_through_the_binary() {
         new_job > last_id,
         "id {new_job} reused (last copied {last_id})"
     );
+}
+
+/// Issue 12 §4: handlers on a replica that does not lead accept creates and stops, and the
+/// leader acts on them (woken through the database): a `sleep 120` job created through the
+/// standby replica starts on the leader; a stop sent to the standby ends it 12 KILLED, and its
+/// process is gone.
+#[test]
+fn creates_and_stops_on_a_standby_replica_reach_the_leader() {
+    let Some(admin) = admin_url("creates_and_stops_on_a_standby_replica") else {
+        return;
+    };
+    let db = Database::create(&admin);
+    let reference = Store::open(&Location::Postgres(db.url.clone())).unwrap();
+    let (marks, policy) = marks_dir();
+    let flags = [
+        "--config",
+        policy.to_str().unwrap(),
+        "--stop-grace-secs",
+        "1",
+    ];
+    let (da, dbb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let servers = [
+        serve(&db, da.path(), &flags),
+        serve(&db, dbb.path(), &flags),
+    ];
+    let until = Instant::now() + Duration::from_secs(30);
+    let leader = loop {
+        let l = reference.leader().unwrap();
+        if l.expires_in_ms > 0 {
+            break l;
+        }
+        assert!(Instant::now() < until, "no leader: {l:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let standby = servers
+        .iter()
+        .find(|s| !leader.holder.contains(&s.listen))
+        .unwrap();
+    let c = client();
+    let pid_file = marks.path().join("pid");
+    let cmd = format!("echo $$ > {}; exec sleep 120", pid_file.display());
+    let body = serde_json::json!({"job_name": "long", "config": {"worker_server_num": 1, "spec_id": 1, "user_command": cmd}});
+    let r = c
+        .post(format!("{}/v1/{PROJECT}/training-jobs", standby.base))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    let (job, version) = (
+        v["job_id"].as_i64().unwrap(),
+        v["version_id"].as_i64().unwrap(),
+    );
+    let wait_status = |want: i64| {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let st = statuses(&c, &standby.base);
+            if st[0].1 == want {
+                return;
+            }
+            assert!(Instant::now() < until, "never {want}: {st:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_status(8);
+    let until = Instant::now() + Duration::from_secs(30);
+    let pid: i32 = loop {
+        if let Some(p) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break p;
+        }
+        assert!(Instant::now() < until, "the run never wrote its pid");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let r = c
+        .post(format!(
+            "{}/v1/{PROJECT}/training-jobs/{job}/versions/{version}/stop",
+            standby.base
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    wait_status(12);
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            Instant::now() < until,
+            "the stopped run's process {pid} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
