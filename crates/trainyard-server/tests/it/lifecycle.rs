@@ -353,57 +353,114 @@ async fn stop_of_a_killing_version_is_a_no_op_then_sigkill_after_grace() {
     );
 }
 
-/// Samples the statuses of `versions` until all are terminal; returns the most seen RUNNING at
-/// once.
-async fn max_running_seen(s: &TestServer, versions: &[(i64, i64)]) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut most = 0;
-    loop {
-        let mut running = 0;
-        let mut done = 0;
-        for &(j, v) in versions {
-            let st = detail(s, j, v).await["status"].as_i64().unwrap();
-            if st == 8 || st == 9 {
-                running += 1;
-            }
-            if TERMINAL.contains(&st) {
-                done += 1;
-            }
-        }
-        most = most.max(running);
-        if done == versions.len() {
-            return most;
-        }
-        assert!(Instant::now() < deadline, "versions did not end");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// The most versions whose recorded runs overlap: the largest number of `[start_time,
+/// end_time)` intervals holding one instant. The supervisor takes `start_time` after a slot is
+/// taken and frees the slot only after `end_time` is stored, so this is a lower bound on the
+/// slots held at once, computed from the record (no sampling, so no timing).
+fn max_overlap(runs: &[(i64, i64)]) -> usize {
+    let mut edges: Vec<(i64, i32)> = Vec::new();
+    for &(start, end) in runs {
+        assert!(start <= end, "{runs:?}");
+        // at one instant an end (-1) sorts before a start (+1): touching runs do not overlap
+        edges.push((start, 1));
+        edges.push((end, -1));
     }
+    edges.sort_unstable();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    usize::try_from(most).unwrap()
+}
+
+#[test]
+fn max_overlap_counts_runs_at_one_instant() {
+    assert_eq!(max_overlap(&[]), 0);
+    assert_eq!(max_overlap(&[(0, 10)]), 1);
+    assert_eq!(max_overlap(&[(0, 10), (10, 20), (20, 30)]), 1);
+    assert_eq!(max_overlap(&[(0, 10), (9, 20), (20, 30)]), 2);
+    assert_eq!(max_overlap(&[(0, 30), (5, 10), (8, 12), (11, 40)]), 3);
+}
+
+/// A command that runs until the file `gate` exists.
+fn gated(gate: &Path) -> String {
+    format!(
+        "while [ ! -e '{}' ]; do sleep 0.02; done",
+        gate.to_str().unwrap()
+    )
+}
+
+/// Waits (60 s at most) until every version's status is the wanted one (`want[i]` for
+/// `versions[i]`), then returns the details. Meant for states that cannot change while the
+/// runs are held at a gate.
+async fn wait_statuses(s: &TestServer, versions: &[(i64, i64)], want: &[i64]) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut ds = Vec::new();
+        for &(j, v) in versions {
+            ds.push(detail(s, j, v).await);
+        }
+        let now: Vec<i64> = ds.iter().map(|d| d["status"].as_i64().unwrap()).collect();
+        if now == want {
+            return ds;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "statuses {now:?}, wanted {want:?}: {ds:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The recorded `(start_time, end_time)` of each version, once all are COMPLETED (60 s at most).
+async fn completed_runs(s: &TestServer, versions: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut runs = Vec::new();
+    for &(j, v) in versions {
+        let d = wait_status(s, j, v, &[10]).await;
+        runs.push((
+            d["start_time"].as_i64().unwrap(),
+            d["end_time"].as_i64().unwrap(),
+        ));
+    }
+    runs
 }
 
 #[tokio::test]
 async fn quotas_cap_running_versions_and_they_start_fifo() {
     let s = TestServer::start(|c| c.quotas = 2).await;
+    let marks = tempfile::tempdir().unwrap();
+    let gate = marks.path().join("gate");
     let mut vs = Vec::new();
     for i in 0..5 {
-        vs.push(create_cmd(&s, &format!("q{i}"), "sleep 0.6").await);
+        vs.push(create_cmd(&s, &format!("q{i}"), &gated(&gate)).await);
     }
-    let most = max_running_seen(&s, &vs).await;
-    assert_eq!(most, 2, "at most 2 running, and the cap is used");
-    let mut starts = Vec::new();
-    for &(j, v) in &vs {
-        let d = detail(&s, j, v).await;
-        assert_eq!(d["status"], 10, "{d}");
-        starts.push((
-            d["start_time"].as_i64().unwrap(),
-            d["end_time"].as_i64().unwrap(),
-        ));
-    }
+    // Held at the gate, nothing can end: the first two hold the project's two slots (the cap is
+    // used, in creation order) and the other three wait in 7.
+    let ds = wait_statuses(&s, &vs, &[8, 8, 7, 7, 7]).await;
+    assert!(
+        ds[2]["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("(quotas)"),
+        "{}",
+        ds[2]
+    );
+    std::fs::write(&gate, "").unwrap();
+    let runs = completed_runs(&s, &vs).await;
+    // never more than 2 at once over the whole life of the runs (from the recorded times)
+    assert_eq!(max_overlap(&runs), 2, "{runs:?}");
     // FIFO: in creation order; the third starts only after one of the first two ended.
-    assert!(starts.windows(2).all(|w| w[0].0 <= w[1].0), "{starts:?}");
-    assert!(starts[2].0 >= starts[0].1.min(starts[1].1), "{starts:?}");
+    assert!(runs.windows(2).all(|w| w[0].0 <= w[1].0), "{runs:?}");
+    assert!(runs[2].0 >= runs[0].1.min(runs[1].1), "{runs:?}");
     let (_, l) = s.list(&[]).await;
     assert_eq!(l["quotas"], 2, "{l}");
 }
 
+/// `max_running` = 1 holds across projects. The runs wait at a gate, so the states are stable
+/// while they are checked, and the recorded start and end times prove that no two runs
+/// overlapped at any moment (sampling the statuses could not: a version seen RUNNING may end
+/// and the next start before the next request of the same sample).
 #[tokio::test]
 async fn max_running_caps_all_projects() {
     let s = TestServer::start(|c| {
@@ -412,58 +469,70 @@ async fn max_running_caps_all_projects() {
     })
     .await;
     let other = "fedcba9876543210fedcba9876543210";
-    let mut vs = vec![create_cmd(&s, "m0", "sleep 0.4").await];
-    let url = format!("{}/v1/{other}/training-jobs", s.base);
-    let r: Value = s
+    assert_ne!(PROJECT, other);
+    let marks = tempfile::tempdir().unwrap();
+    let gate = marks.path().join("gate");
+    let cmd = gated(&gate);
+    let m0 = create_cmd(&s, "m0", &cmd).await;
+    let resp = s
         .client
-        .post(url)
-        .json(&TestServer::job_body("m1", "sleep 0.4"))
+        .post(format!("{}/v1/{other}/training-jobs", s.base))
+        .json(&TestServer::job_body("m1", &cmd))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    vs.push(create_cmd(&s, "m2", "sleep 0.4").await);
-    let (oj, ov) = (
+    assert_eq!(resp.status(), 200);
+    let r: Value = resp.json().await.unwrap();
+    let m2 = create_cmd(&s, "m2", &cmd).await;
+    let m1 = (
         r["job_id"].as_i64().unwrap(),
         r["version_id"].as_i64().unwrap(),
     );
-    // Watch the other project's version through its own path.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut most = 0;
-    loop {
-        let mut running = 0;
-        let mut done = 0;
-        for &(j, v) in &vs {
-            let st = detail(&s, j, v).await["status"].as_i64().unwrap();
-            running += usize::from(st == 8);
-            done += usize::from(st == 10);
+    let other_detail = |(j, v): (i64, i64)| {
+        let url = format!("{}/v1/{other}/training-jobs/{j}/versions/{v}", s.base);
+        let client = s.client.clone();
+        async move {
+            let resp = client.get(url).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.unwrap()
         }
-        let d: Value = s
-            .client
-            .get(format!(
-                "{}/v1/{other}/training-jobs/{oj}/versions/{ov}",
-                s.base
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let st = d["status"].as_i64().unwrap();
-        running += usize::from(st == 8);
-        done += usize::from(st == 10);
-        most = most.max(running);
-        if done == 3 {
+    };
+    // m0 holds the only slot until the gate opens; m2 (same project) and m1 (the other
+    // project, seen through its own path) wait in 7 for the server-wide cap.
+    wait_statuses(&s, &[m0, m2], &[8, 7]).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = other_detail(m1).await;
+        if d["status"] == 7 {
+            assert!(
+                d["status_reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("(max_running)"),
+                "{d}"
+            );
             break;
         }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(Instant::now() < deadline && d["status"] != 8, "{d}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(most, 1);
-    assert_eq!(PROJECT.len(), other.len());
+    assert_eq!(detail(&s, m0.0, m0.1).await["status"], 8);
+    std::fs::write(&gate, "").unwrap();
+    let mut runs = completed_runs(&s, &[m0, m2]).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let d = loop {
+        let d = other_detail(m1).await;
+        if d["status"] == 10 {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "{d}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    runs.push((
+        d["start_time"].as_i64().unwrap(),
+        d["end_time"].as_i64().unwrap(),
+    ));
+    assert_eq!(max_overlap(&runs), 1, "{runs:?}");
 }
 
 #[tokio::test]
