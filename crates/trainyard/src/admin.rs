@@ -4,9 +4,9 @@
 //! Secrets are shown once: a new access key's secret when it is created, a generated password
 //! when the user is added. They are never listed afterwards.
 
+use crate::cli::output::{self, Fit, table};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use comfy_table::{Table, presets};
 use std::io::BufRead;
 use std::path::PathBuf;
 use trainyard_server::config::ServerConfig;
@@ -210,14 +210,6 @@ fn when(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(header.iter().copied());
-    t
-}
-
 fn auth_err(e: AuthError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -278,7 +270,12 @@ pub fn users(args: UsersArgs) -> anyhow::Result<()> {
             }
         }
         UsersCommand::List => {
-            let mut t = table(&["user", "domain", "projects", "created"]);
+            let mut t = table(&[
+                ("user", Fit::wrap(12)),
+                ("domain", Fit::wrap(12).drop(1)),
+                ("projects", Fit::wrap(12)),
+                ("created", Fit::KEEP.drop(2)),
+            ]);
             for u in o.store.users().map_err(auth_err)? {
                 t.add_row(vec![
                     u.name,
@@ -287,7 +284,7 @@ pub fn users(args: UsersArgs) -> anyhow::Result<()> {
                     when(u.created_at),
                 ]);
             }
-            println!("{t}");
+            output::print_table(&t);
         }
         UsersCommand::Remove { name, domain } => {
             let domain = domain.unwrap_or_else(|| name.clone());
@@ -325,7 +322,13 @@ pub fn keys(args: KeysArgs) -> anyhow::Result<()> {
         }
         KeysCommand::List { user, domain } => {
             let filter = user.as_deref().map(|u| (u, domain.as_deref().unwrap_or(u)));
-            let mut t = table(&["access key", "user", "domain", "created", "status"]);
+            let mut t = table(&[
+                ("access key", Fit::KEEP),
+                ("user", Fit::wrap(12)),
+                ("domain", Fit::wrap(12).drop(1)),
+                ("created", Fit::KEEP.drop(2)),
+                ("status", Fit::wrap(8)),
+            ]);
             for k in o.store.access_keys(filter).map_err(auth_err)? {
                 t.add_row(vec![
                     k.access_key,
@@ -336,7 +339,7 @@ pub fn keys(args: KeysArgs) -> anyhow::Result<()> {
                         .map_or_else(|| "active".to_owned(), |r| format!("revoked {}", when(r))),
                 ]);
             }
-            println!("{t}");
+            output::print_table(&t);
         }
         KeysCommand::Revoke { access_key } => {
             o.store
@@ -367,11 +370,15 @@ pub fn projects(args: ProjectsArgs) -> anyhow::Result<()> {
             }
         }
         ProjectsCommand::List => {
-            let mut t = table(&["project id", "name", "created"]);
+            let mut t = table(&[
+                ("project id", Fit::KEEP),
+                ("name", Fit::wrap(12)),
+                ("created", Fit::KEEP.drop(1)),
+            ]);
             for p in o.store.projects().map_err(auth_err)? {
                 t.add_row(vec![p.project_id, p.name, when(p.created_at)]);
             }
-            println!("{t}");
+            output::print_table(&t);
         }
     }
     Ok(())

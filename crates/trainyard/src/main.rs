@@ -76,9 +76,9 @@ enum Command {
     ///
     /// Example: `trainyard man /usr/local/share/man/man1`
     Man(cli::ManArgs),
-    /// Print a shell completion script.
+    /// Print a shell completion script (dynamic: job names, engines and specs from the server).
     ///
-    /// Example: `trainyard completions bash > /etc/bash_completion.d/trainyard`
+    /// Example: `source <(trainyard completions bash)`
     Completions(cli::CompletionsArgs),
 }
 
@@ -116,6 +116,10 @@ fn main() -> ExitCode {
     cli::output::init_local_offset();
     // reqwest is built without a default crypto provider (design notes §1.3).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // `COMPLETE=<shell> trainyard ...` is a shell asking for completions: answer and exit.
+    clap_complete::CompleteEnv::with_factory(|| cli::completion_command(command()))
+        .var(cli::COMPLETE_VAR)
+        .complete();
     let cli = match Cli::from_arg_matches(&command().get_matches()) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -154,7 +158,7 @@ fn main() -> ExitCode {
                 .await
                 .map_err(|e| cli.conn.explain(e)),
             Command::Login(args) => cli::login::run(&cli.conn, args).await,
-            Command::Completions(args) => cli::completions(&args, &mut command()),
+            Command::Completions(args) => cli::completions(&args),
             Command::Man(args) => cli::man(&args, command()),
         }
     });

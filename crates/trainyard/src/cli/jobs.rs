@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value, json};
 use trainyard_client::api::jobs::Parameter;
@@ -13,8 +14,8 @@ use trainyard_client::{
     MAX_LOG_LINES, Order, Session, SortKey, VersionDetailResponse, VersionInfo,
 };
 
-use super::output::{self, clip, duration_ms, outln, plural, status, status_cell, time_ms};
-use super::{ConnArgs, OutputArgs, OutputFormat};
+use super::output::{self, Fit, clip, duration_ms, outln, plural, status, status_cell, time_ms};
+use super::{ConnArgs, OutputArgs, OutputFormat, complete};
 
 /// Flags of `trainyard jobs`.
 #[derive(Debug, Args)]
@@ -90,7 +91,7 @@ The new version inherits every config field of the base version; the flags repla
 #[derive(Debug, Args)]
 struct JobRef {
     /// Job id, or job name.
-    #[arg(value_name = "JOB")]
+    #[arg(value_name = "JOB", add = ArgValueCompleter::new(complete::job_names))]
     job: String,
     /// Workspace in which a job name is looked up [default: 0].
     #[arg(long, value_name = "ID")]
@@ -111,7 +112,8 @@ struct VersionRef {
 struct ListArgs {
     /// Keep jobs whose latest version has one of these statuses: codes or names, comma-separated
     /// or repeated (`8`, `RUNNING`, `JOBSTAT_RUNNING`).
-    #[arg(long, value_delimiter = ',', value_parser = parse_status, value_name = "STATUS")]
+    #[arg(long, value_delimiter = ',', value_parser = parse_status, value_name = "STATUS",
+          add = ArgValueCompleter::new(complete::statuses))]
     status: Vec<JobStatus>,
     /// Rows per page, 1-1000 [default: 10; 1000 with --all].
     #[arg(long, value_name = "N")]
@@ -120,10 +122,12 @@ struct ListArgs {
     #[arg(long, value_name = "N")]
     page: Option<u32>,
     /// Sort key: job_name, job_desc, status, duration, create_time, version_count, engine_type [default: job_name].
-    #[arg(long, value_parser = parse_sort, value_name = "KEY")]
+    #[arg(long, value_parser = parse_sort, value_name = "KEY",
+          add = ArgValueCompleter::new(complete::sort_keys))]
     sort_by: Option<SortKey>,
     /// Sort order: asc or desc [default: desc, as the ModelArts SDK].
-    #[arg(long, value_parser = parse_order, value_name = "ORDER")]
+    #[arg(long, value_parser = parse_order, value_name = "ORDER",
+          add = ArgValueCompleter::new(complete::orders))]
     order: Option<Order>,
     /// Keep jobs whose name contains this text (case-insensitive).
     #[arg(long, value_name = "TEXT")]
@@ -151,10 +155,10 @@ struct CreateArgs {
     #[arg(long, value_name = "ID")]
     workspace: Option<String>,
     /// Engine: id, name, or NAME:VERSION (see `trainyard engines`).
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::engines))]
     engine: Option<String>,
     /// Resource spec: id or code (see `trainyard specs`) [default: the first available spec].
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::specs))]
     spec: Option<String>,
     /// Number of workers [default: 1].
     #[arg(long, value_name = "N")]
@@ -205,10 +209,10 @@ struct RerunArgs {
     #[arg(long)]
     desc: Option<String>,
     /// Engine: id, name, or NAME:VERSION.
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::engines))]
     engine: Option<String>,
     /// Resource spec: id or code.
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::specs))]
     spec: Option<String>,
     /// Number of workers.
     #[arg(long, value_name = "N")]
@@ -399,16 +403,17 @@ fn list_params(a: &ListArgs) -> JobListParams {
     p
 }
 
-fn jobs_table(rows: &[JobRow]) -> comfy_table::Table {
-    let mut t = output::table([
-        "JOB ID",
-        "NAME",
-        "STATUS",
-        "VERSION ID",
-        "VERSIONS",
-        "CREATED",
-        "DURATION",
-        "DESCRIPTION",
+fn jobs_table(rows: &[JobRow]) -> output::FitTable {
+    // narrow screens: the description wraps, then columns are left out from the description on
+    let mut t = output::table(&[
+        ("JOB ID", Fit::KEEP),
+        ("NAME", Fit::wrap(12).prefer(24)),
+        ("STATUS", Fit::KEEP),
+        ("VERSION ID", Fit::KEEP.drop(2)),
+        ("VERSIONS", Fit::KEEP.drop(3)),
+        ("CREATED", Fit::KEEP.drop(4)),
+        ("DURATION", Fit::KEEP.drop(5)),
+        ("DESCRIPTION", Fit::wrap(16).drop(1)),
     ]);
     for r in rows {
         t.add_row(vec![
@@ -753,14 +758,14 @@ async fn versions(session: &Session, fmt: OutputFormat, r: &JobRef) -> anyhow::R
     match fmt {
         OutputFormat::Json => output::print_json(&resp)?,
         OutputFormat::Table => {
-            let mut t = output::table([
-                "VERSION ID",
-                "NAME",
-                "STATUS",
-                "EXIT",
-                "CREATED",
-                "DURATION",
-                "DESCRIPTION",
+            let mut t = output::table(&[
+                ("VERSION ID", Fit::KEEP),
+                ("NAME", Fit::KEEP),
+                ("STATUS", Fit::KEEP),
+                ("EXIT", Fit::KEEP.drop(2)),
+                ("CREATED", Fit::KEEP.drop(3)),
+                ("DURATION", Fit::KEEP.drop(4)),
+                ("DESCRIPTION", Fit::wrap(16).drop(1)),
             ]);
             for v in &resp.versions {
                 t.add_row(vec![

@@ -5,7 +5,7 @@ use comfy_table::Cell;
 use serde_json::Value;
 use trainyard_client::{ConfigListParams, Estimator, Order};
 
-use super::output::{self, clip, outln, time_ms};
+use super::output::{self, Fit, clip, outln, time_ms};
 use super::{ConnArgs, OutputArgs, OutputFormat};
 
 /// Flags of `trainyard specs` and `trainyard engines`.
@@ -22,15 +22,15 @@ pub async fn specs(conn: &ConnArgs, args: &MetaArgs) -> anyhow::Result<()> {
     match args.out.output {
         OutputFormat::Json => output::print_json(&resp)?,
         OutputFormat::Table => {
-            let mut t = output::table([
-                "SPEC ID",
-                "CODE",
-                "CORES",
-                "MEMORY GiB",
-                "GPUS",
-                "GPU TYPE",
-                "MAX WORKERS",
-                "AVAILABLE",
+            let mut t = output::table(&[
+                ("SPEC ID", Fit::KEEP),
+                ("CODE", Fit::KEEP),
+                ("CORES", Fit::KEEP.drop(5)),
+                ("MEMORY GiB", Fit::KEEP.drop(4)),
+                ("GPUS", Fit::KEEP.drop(3)),
+                ("GPU TYPE", Fit::wrap(8).drop(1)),
+                ("MAX WORKERS", Fit::KEEP.drop(2)),
+                ("AVAILABLE", Fit::KEEP),
             ]);
             for s in &resp.specs {
                 t.add_row(vec![
@@ -61,7 +61,12 @@ pub async fn engines(conn: &ConnArgs, args: &MetaArgs) -> anyhow::Result<()> {
     match args.out.output {
         OutputFormat::Json => output::print_json(&resp)?,
         OutputFormat::Table => {
-            let mut t = output::table(["ENGINE ID", "TYPE", "NAME", "VERSION"]);
+            let mut t = output::table(&[
+                ("ENGINE ID", Fit::KEEP),
+                ("TYPE", Fit::KEEP.drop(1)),
+                ("NAME", Fit::wrap(12)),
+                ("VERSION", Fit::wrap(8)),
+            ]);
             for e in &resp.engines {
                 t.add_row(vec![
                     Cell::new(e.engine_id),
@@ -103,7 +108,8 @@ struct ConfigListArgs {
     #[arg(long, value_name = "N")]
     page: Option<u32>,
     /// Sort order: asc or desc [default: desc].
-    #[arg(long, value_parser = |s: &str| Order::parse(s).map_err(|e| e.message), value_name = "ORDER")]
+    #[arg(long, value_parser = |s: &str| Order::parse(s).map_err(|e| e.message), value_name = "ORDER",
+          add = clap_complete::engine::ArgValueCompleter::new(super::complete::orders))]
     order: Option<Order>,
     /// Keep configs whose name contains this text.
     #[arg(long, value_name = "TEXT")]
@@ -140,13 +146,13 @@ pub async fn configs(conn: &ConnArgs, args: ConfigsArgs) -> anyhow::Result<()> {
             match args.out.output {
                 OutputFormat::Json => output::print_json(&resp)?,
                 OutputFormat::Table => {
-                    let mut t = output::table([
-                        "NAME",
-                        "DESCRIPTION",
-                        "SPEC",
-                        "WORKERS",
-                        "ENGINE",
-                        "CREATED",
+                    let mut t = output::table(&[
+                        ("NAME", Fit::wrap(12)),
+                        ("DESCRIPTION", Fit::wrap(16).drop(1)),
+                        ("SPEC", Fit::KEEP.drop(2)),
+                        ("WORKERS", Fit::KEEP.drop(3)),
+                        ("ENGINE", Fit::KEEP.drop(4)),
+                        ("CREATED", Fit::KEEP.drop(5)),
                     ]);
                     let empty = Vec::new();
                     let rows = resp

@@ -2,6 +2,7 @@
 //! the SDK (`trainyard-client`). Each subcommand prints a table (on a terminal, with colours) or,
 //! with `--output json`, the API's own JSON.
 
+pub mod complete;
 pub mod import;
 pub mod jobs;
 pub mod login;
@@ -184,9 +185,12 @@ pub struct OutputArgs {
 /// Flags of `trainyard completions`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  trainyard completions bash > /etc/bash_completion.d/trainyard\n  \
+    after_help = "Examples:\n  source <(trainyard completions bash)      # or: source <(COMPLETE=bash trainyard)\n  \
+trainyard completions bash > /etc/bash_completion.d/trainyard\n  \
 trainyard completions zsh > \"${fpath[1]}/_trainyard\"\n  \
-trainyard completions fish > ~/.config/fish/completions/trainyard.fish"
+trainyard completions fish > ~/.config/fish/completions/trainyard.fish\n\n\
+The script calls trainyard back at each TAB (COMPLETE=<shell> trainyard -- <words>), so job\n\
+names, engines and specs come from the server the command line points at."
 )]
 pub struct CompletionsArgs {
     /// The shell.
@@ -194,15 +198,49 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// Prints the completion script of `cmd` (the root command) for the shell.
-pub fn completions(args: &CompletionsArgs, cmd: &mut clap::Command) -> anyhow::Result<()> {
-    let name = cmd.get_name().to_owned();
-    cmd.build();
-    let mut visible = without_hidden(cmd);
+/// The environment variable that turns a run of `trainyard` into a completion request.
+pub const COMPLETE_VAR: &str = "COMPLETE";
+
+/// Prints the shell's registration script for dynamic completion: the same script as
+/// `COMPLETE=<shell> trainyard`, calling this binary back at each TAB.
+pub fn completions(args: &CompletionsArgs) -> anyhow::Result<()> {
+    let name = args.shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let shell = shells
+        .completer(&name)
+        .ok_or_else(|| anyhow::anyhow!("no completion for the shell {name}"))?;
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut visible, name, &mut script);
+    shell.write_registration(
+        COMPLETE_VAR,
+        "trainyard",
+        "trainyard",
+        &completer_path(),
+        &mut script,
+    )?;
     output::write_raw(&script);
     Ok(())
+}
+
+/// How the script calls this binary back: as it was called (`trainyard`, found on `PATH`), or
+/// the absolute path when it was called by a path (`./target/release/trainyard`).
+fn completer_path() -> String {
+    let argv0 = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "trainyard".into());
+    let path = if argv0.components().count() > 1 {
+        std::env::current_dir().map_or(argv0.clone(), |d| d.join(&argv0))
+    } else {
+        argv0
+    };
+    path.to_string_lossy().into_owned()
+}
+
+/// The command the completion engine walks: `cmd` (the root command) built, without hidden
+/// flags and subcommands.
+pub fn completion_command(mut cmd: clap::Command) -> clap::Command {
+    cmd.build();
+    without_hidden(&cmd)
 }
 
 /// Flags of `trainyard man`.
@@ -232,8 +270,8 @@ pub fn man(args: &ManArgs, cmd: clap::Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A copy of `cmd` for completion scripts: the same names, help and values, without hidden
-/// flags and subcommands (the generators would offer them).
+/// A copy of `cmd` for completion: the same names, help, values and value completers, without
+/// hidden flags and subcommands (the engine would offer a hidden flag to a matching prefix).
 fn without_hidden(cmd: &clap::Command) -> clap::Command {
     let mut out = clap::Command::new(cmd.get_name().to_owned())
         .about(cmd.get_about().cloned().unwrap_or_default())

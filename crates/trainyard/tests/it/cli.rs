@@ -674,11 +674,12 @@ fn specs_engines_configs_completions_and_help() {
     assert!(t.lines().next().unwrap().contains("SPEC ID"), "{t}");
     let t = s.ok(&["engines"]);
     assert!(t.contains("Python"), "{t}");
-    for shell in ["bash", "zsh", "fish"] {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        // the registration of dynamic completion: calls this binary back with COMPLETE=<shell>
         let script = s.ok(&["completions", shell]);
         assert!(
-            script.contains("trainyard") && script.contains("jobs"),
-            "{shell}"
+            script.contains("COMPLETE") && script.contains(env!("CARGO_BIN_EXE_trainyard")),
+            "{shell}: {script}"
         );
     }
     for cmd in [
@@ -1289,17 +1290,177 @@ fn import_reports_file_lines_and_accepts_status_names() {
     );
 }
 
-/// Item 10: completions hide hidden flags and offer the status names and sort keys; the man
-/// page comes from the CLI definition.
+/// Asks the binary for completions as a shell does (`COMPLETE=<shell> trainyard -- <words>`,
+/// the word at `index` being completed); returns the candidates, one per line (bash: values
+/// only; fish: value, tab, help).
+fn complete(shell: &str, words: &[&str], index: usize) -> Vec<String> {
+    let o = Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .env("COMPLETE", shell)
+        .env("_CLAP_COMPLETE_INDEX", index.to_string())
+        .env("_CLAP_IFS", "\n")
+        .env("HOME", "/nonexistent")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("TRAINYARD_ENDPOINT")
+        .env_remove("TRAINYARD_PROJECT_ID")
+        .arg("--")
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Item 10: dynamic completion. Job names, engines and specs come from the server the typed
+/// command line points at, status names and sort keys from the CLI; hidden flags are never
+/// offered; the script of `trainyard completions bash` works in a real bash.
 #[test]
-fn completions_and_man_pages() {
+fn completions_are_dynamic() {
     let s = Server::start();
-    let bash = s.ok(&["completions", "bash"]);
-    assert!(!bash.contains("--poll"), "a hidden flag is offered");
+    for name in ["resnet50", "resnet101", "bert"] {
+        s.ok(&["jobs", "create", "--name", name, "--command", "true"]);
+        s.ok(&["jobs", "wait", name, "--interval", "0.1"]);
+    }
+    let conn = ["--endpoint", s.base.as_str(), "--project", PROJECT];
+    let words = |tail: &[&'static str]| -> Vec<&str> {
+        let mut w = vec!["trainyard"];
+        w.extend(conn);
+        w.extend(tail);
+        w
+    };
+    // job names: those of the project starting with the typed text, from the server
+    let w = words(&["jobs", "show", "res"]);
+    assert_eq!(complete("bash", &w, w.len() - 1), ["resnet101", "resnet50"]);
+    // an empty word: every job name (flags are offered after them)
+    let w = words(&["jobs", "logs", ""]);
+    let all = complete("bash", &w, w.len() - 1);
+    assert_eq!(all[..3], ["bert", "resnet101", "resnet50"], "{all:?}");
+    assert!(all[3..].iter().all(|c| c.starts_with("--")), "{all:?}");
+    // fish shows the help: the latest status and the job id
+    let w = words(&["jobs", "wait", "be"]);
+    let fish = complete("fish", &w, w.len() - 1);
+    assert_eq!(fish.len(), 1, "{fish:?}");
     assert!(
-        bash.contains("--sort-by") && bash.contains("rerun"),
-        "completions"
+        fish[0].starts_with("bert\t") && fish[0].contains("job 3"),
+        "{fish:?}"
     );
+    // another project has none of these jobs
+    let w = [
+        "trainyard",
+        "--endpoint",
+        s.base.as_str(),
+        "--project",
+        "fedcba9876543210fedcba9876543210",
+        "jobs",
+        "show",
+        "res",
+    ];
+    assert!(complete("bash", &w, w.len() - 1).is_empty());
+    // engines and specs: what the server lists (NAME:VERSION, and NAME when unique)
+    let engines = s.json(&["engines"]);
+    let mut want: Vec<String> = Vec::new();
+    let list = engines["engines"].as_array().unwrap();
+    for e in list {
+        let name = e["engine_name"].as_str().unwrap();
+        if list.iter().filter(|o| o["engine_name"] == name).count() == 1 {
+            want.push(name.to_owned());
+        }
+        want.push(format!("{name}:{}", e["engine_version"].as_str().unwrap()));
+    }
+    let w = words(&["jobs", "create", "--engine", ""]);
+    assert_eq!(complete("bash", &w, w.len() - 1), want);
+    let specs = s.json(&["specs"]);
+    let want: Vec<&str> = specs["specs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["spec_code"].as_str().unwrap())
+        .collect();
+    let w = words(&["jobs", "rerun", "bert", "--spec", ""]);
+    assert_eq!(complete("bash", &w, w.len() - 1), want);
+    // status names: every status once (checked against the codes 0-22 of statuses.md)
+    let w = words(&["jobs", "list", "--status", ""]);
+    let names = complete("bash", &w, w.len() - 1);
+    let mut codes: Vec<u8> = names
+        .iter()
+        .map(|n| {
+            let o = s.json(&["jobs", "list", "--status", n]);
+            assert_eq!(
+                o["job_total_count"],
+                if n == "COMPLETED" { 3 } else { 0 },
+                "{n}"
+            );
+            trainyard_api::JobStatus::parse_loose(n).unwrap().code()
+        })
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, (0..=22).collect::<Vec<u8>>(), "{names:?}");
+    let w = words(&["jobs", "list", "--status", "RUNNING,co"]);
+    assert_eq!(complete("bash", &w, w.len() - 1), ["RUNNING,COMPLETED"]);
+    // sort keys of list.md, and orders
+    let w = words(&["jobs", "list", "--sort-by", ""]);
+    assert_eq!(
+        complete("bash", &w, w.len() - 1),
+        [
+            "job_name",
+            "job_desc",
+            "status",
+            "duration",
+            "create_time",
+            "version_count",
+            "engine_type"
+        ]
+    );
+    let w = words(&["configs", "list", "--order", ""]);
+    assert_eq!(complete("bash", &w, w.len() - 1), ["asc", "desc"]);
+    // no hidden flags: `jobs logs --poll` exists but is hidden
+    let w = words(&["jobs", "logs", "--"]);
+    let flags = complete("bash", &w, w.len() - 1);
+    assert!(flags.contains(&"--follow".to_owned()), "{flags:?}");
+    assert!(!flags.iter().any(|f| f.starts_with("--poll")), "{flags:?}");
+    let w = words(&["jobs", "logs", "--po"]);
+    assert!(complete("bash", &w, w.len() - 1).is_empty());
+    // subcommands
+    let w = ["trainyard", "jobs", "re"];
+    assert_eq!(complete("bash", &w, 2), ["rerun"]);
+    // a server that is not there: no candidates, no error, no hang
+    let t0 = Instant::now();
+    let w = [
+        "trainyard",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "jobs",
+        "show",
+        "res",
+    ];
+    assert!(complete("bash", &w, w.len() - 1).is_empty());
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    // the bash script, sourced in a real bash, fills COMPREPLY through the binary
+    let script = s.dir.path().join("trainyard.bash");
+    std::fs::write(&script, s.ok(&["completions", "bash"])).unwrap();
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(trainyard --endpoint {} --project {PROJECT} jobs show resnet1); \
+             COMP_CWORD=7; _clap_complete_trainyard trainyard resnet1 show; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            s.base
+        ))
+        .env_remove("TRAINYARD_ENDPOINT")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "resnet101\n");
+}
+
+/// Item 10: the man pages come from the CLI definition.
+#[test]
+fn man_pages() {
+    let s = Server::start();
     let man = s.ok(&["man"]);
     assert!(
         man.starts_with(".ie") || man.contains(".TH trainyard 1"),
@@ -1319,4 +1480,168 @@ fn completions_and_man_pages() {
     }
     let rerun = std::fs::read_to_string(dir.join("trainyard-jobs-rerun.1")).unwrap();
     assert!(rerun.contains("\\-\\-param"), "{rerun}");
+}
+
+/// The characters of `s` without ANSI colour sequences and carriage returns (a terminal's
+/// output as a person reads it).
+fn plain(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The NAME cells of a `jobs list` table: each row's name put back together from its wrapped
+/// lines (the column spans from the NAME header to the STATUS header).
+fn name_cells(table: &str) -> Vec<String> {
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    let (from, to) = (header.find("NAME").unwrap(), header.find("STATUS").unwrap());
+    let mut names: Vec<String> = Vec::new();
+    for line in lines {
+        if !line.starts_with(' ') {
+            break; // the footer
+        }
+        let cell: String = line.chars().skip(from).take(to - from).collect();
+        if line[..from].trim().is_empty() {
+            names.last_mut().unwrap().push_str(cell.trim());
+        } else {
+            names.push(cell.trim().to_owned());
+        }
+    }
+    names
+}
+
+/// Item 11: tables stay readable in narrow terminals ($COLUMNS, a terminal's own size), in a
+/// terminal that reports no size (80 columns), and unwrapped when not a terminal.
+#[test]
+fn tables_fit_narrow_and_unsized_terminals() {
+    let s = Server::start();
+    let long = "resnet50-imagenet-baseline-long-name";
+    let desc = "baseline run with the default learning rate schedule";
+    s.ok(&[
+        "jobs",
+        "create",
+        "--name",
+        long,
+        "--desc",
+        desc,
+        "--command",
+        "true",
+    ]);
+    s.ok(&["jobs", "create", "--name", "bert", "--command", "true"]);
+    for name in [long, "bert"] {
+        s.ok(&["jobs", "wait", name, "--interval", "0.1"]);
+    }
+    // Not a terminal, no $COLUMNS: one line per row, every column, nothing left out.
+    let o = s.run(&["jobs", "list", "--sort-by", "create_time", "--order", "asc"]);
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "");
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for h in [
+        "JOB ID",
+        "NAME",
+        "STATUS",
+        "VERSION ID",
+        "VERSIONS",
+        "CREATED",
+        "DURATION",
+        "DESCRIPTION",
+    ] {
+        assert!(lines[0].contains(h), "{text}");
+    }
+    let clipped: String = desc.chars().take(39).chain(['…']).collect();
+    assert!(
+        lines[1].starts_with(" 1 ") && lines[1].contains(long) && lines[1].contains(&clipped),
+        "{text}"
+    );
+    assert!(lines[2].starts_with(" 2 ") && lines[2].contains("bert"));
+    // $COLUMNS: no line wider; ids, names and statuses always there and whole (names wrap,
+    // statuses never); the columns left out are named on stderr.
+    for width in [40usize, 60, 80, 100, 200] {
+        let o = s
+            .cli()
+            .env("COLUMNS", width.to_string())
+            .args(["jobs", "list", "--sort-by", "create_time", "--order", "asc"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let text = String::from_utf8(o.stdout.clone()).unwrap();
+        for line in text.lines().filter(|l| l.starts_with(' ')) {
+            assert!(line.chars().count() <= width, "{width}: {line:?}\n{text}");
+        }
+        assert_eq!(name_cells(&text), [long, "bert"], "{width}\n{text}");
+        assert!(text.contains("COMPLETED (10)"), "{text}");
+        let header = text.lines().next().unwrap();
+        let err = stderr(&o);
+        for h in [
+            "VERSION ID",
+            "VERSIONS",
+            "CREATED",
+            "DURATION",
+            "DESCRIPTION",
+        ] {
+            assert_ne!(
+                header.contains(h),
+                err.contains(h),
+                "{width}: {h} neither shown nor said to be left out: {header:?} {err:?}"
+            );
+        }
+        if width == 200 {
+            assert_eq!(err, "", "{text}");
+            assert_eq!(text.lines().count(), 4, "{text}");
+        } else {
+            assert!(
+                err.contains(&format!("left out to fit {width} columns")),
+                "{err}"
+            );
+        }
+    }
+    // A terminal: its own width (50 here), or 80 when it reports none (script's terminal has
+    // no size of its own); colours are shown there.
+    let base = format!(
+        "{} --endpoint {} --project {PROJECT} jobs list --sort-by create_time --order asc",
+        env!("CARGO_BIN_EXE_trainyard"),
+        s.base
+    );
+    for (setup, width) in [("stty cols 50; ", 50), ("stty cols 0 2>/dev/null; ", 80)] {
+        let o = Command::new("script")
+            .args(["-qec", &format!("{setup}{base}"), "/dev/null"])
+            .env_remove("COLUMNS")
+            .env("TZ", TZ)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(raw.contains('\x1b'), "a terminal gets colours: {raw:?}");
+        let text = plain(&raw);
+        let table: String = text
+            .lines()
+            .skip_while(|l| !l.contains("JOB ID"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for line in table.lines().filter(|l| l.starts_with(' ')) {
+            assert!(line.trim_end().chars().count() <= width, "{line:?}\n{text}");
+        }
+        assert!(
+            text.contains(&format!("left out to fit {width} columns")),
+            "{text}"
+        );
+        assert_eq!(name_cells(&table), [long, "bert"], "{text}");
+    }
 }
