@@ -6,7 +6,8 @@
 //!   `trainyard serve` on the same directory is refused at start with a message naming the
 //!   directory and the pid of the server that holds it, so it never adopts, kills or marks lost
 //!   the first server's runs. The kernel drops the lock when the holder dies (even by SIGKILL),
-//!   so a crash never leaves a stale lock. Administration commands (`trainyard users add ...`)
+//!   so a crash never leaves a stale lock (a child the dead server was forking may hold it until
+//!   its `exec`, for milliseconds: a lock whose recorded server is gone is waited for, bounded). Administration commands (`trainyard users add ...`)
 //!   do not take it: they only use the store, which SQLite already serialises.
 //! * **Permissions.** The directory is created (or tightened) to mode 0700 and must be owned by
 //!   the server's user; the database files (`trainyard.db`, `-wal`, `-shm`) are 0600
@@ -74,27 +75,7 @@ impl DataDirLock {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let who = if holder.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (pid {holder})")
-                };
-                bail!(
-                    "another trainyard server{who} is already using the data directory {}; \
-                     stop it first, or start this one with another --data-dir",
-                    dir.display()
-                );
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", path.display()));
-            }
-        }
+        lock_or_refuse(&mut file, &path, dir)?;
         // Who holds it, for the message above (informational only: the lock is the flock).
         let _ = file.set_len(0);
         let _ = file.rewind();
@@ -120,6 +101,46 @@ impl DataDirLock {
     pub fn release(&self) {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
+    }
+}
+
+/// How long a lock whose recorded server is gone may stay busy before the start is refused.
+/// A server killed with SIGKILL releases its lock at once, but a child it was starting holds a
+/// copy of the locked file description between `fork` and `exec` (for milliseconds; 100 ms was
+/// seen on a loaded machine), so a restart right after the kill can find it busy briefly.
+const DEAD_HOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Takes the exclusive lock on `file` (`path` in `dir`). Busy and held by a live process whose
+/// pid the file records: refused at once. Busy with no live recorded holder (a server that was
+/// just killed, whose forked children have not reached `exec` yet): retried every 20 ms for up
+/// to [`DEAD_HOLDER_WAIT`], then refused.
+fn lock_or_refuse(file: &mut File, path: &Path, dir: &Path) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + DEAD_HOLDER_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.rewind();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim().parse::<u32>().ok();
+                let alive = holder.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                if alive || std::time::Instant::now() >= deadline {
+                    let who = holder
+                        .map(|pid| format!(" (pid {pid})"))
+                        .unwrap_or_default();
+                    bail!(
+                        "another trainyard server{who} is already using the data directory {}; \
+                         stop it first, or start this one with another --data-dir",
+                        dir.display()
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
     }
 }
 
@@ -185,6 +206,29 @@ mod tests {
         let again = DataDirLock::acquire(&dir).unwrap();
         drop(again);
         DataDirLock::acquire(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_lock_left_busy_by_a_dead_servers_child_is_waited_for() {
+        // A server SIGKILLed while starting a worker: the pid in the lock file is gone, but the
+        // forked child still holds the locked file description until it reaches exec.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let first = DataDirLock::acquire(&dir).unwrap();
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        dead.wait().unwrap();
+        std::fs::write(first.path(), format!("{dead_pid}\n")).unwrap();
+        let child_exec = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(first);
+        });
+        // before the fix: refused at once ("already using the data directory")
+        let second = DataDirLock::acquire(&dir);
+        child_exec.join().unwrap();
+        let second = second.unwrap();
+        let recorded = std::fs::read_to_string(second.path()).unwrap();
+        assert_eq!(recorded.trim(), std::process::id().to_string());
     }
 
     #[test]
