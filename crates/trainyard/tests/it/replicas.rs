@@ -859,3 +859,120 @@ fn creates_and_stops_on_a_standby_replica_reach_the_leader() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Issue 12 §4, fencing with real processes: the leader is paused (SIGSTOP) with 2 versions
+/// running; the other replica takes the lease over, adopts them and starts a third version
+/// created meanwhile; the old leader is resumed (SIGCONT) and must change nothing: the lease
+/// stays with the new leader, every version ends COMPLETED, and each ran exactly once.
+#[test]
+fn a_paused_old_leader_changes_nothing_after_a_takeover() {
+    let Some(admin) = admin_url("a_paused_old_leader_changes_nothing") else {
+        return;
+    };
+    let db = Database::create(&admin);
+    let reference = Store::open(&Location::Postgres(db.url.clone())).unwrap();
+    let (marks, policy) = marks_dir();
+    let flags = ["--config", policy.to_str().unwrap()];
+    let (da, dbb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let servers = [
+        serve(&db, da.path(), &flags),
+        serve(&db, dbb.path(), &flags),
+    ];
+    let until = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let l = reference.leader().unwrap();
+        if l.expires_in_ms > 0 {
+            break l;
+        }
+        assert!(Instant::now() < until, "no leader: {l:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let old = servers
+        .iter()
+        .position(|s| first.holder.contains(&s.listen))
+        .unwrap();
+    let other = &servers[1 - old];
+    let c = client();
+    let create = |name: &str| {
+        let f = marks.path().join(name);
+        let cmd = format!(
+            "echo $$ >> {f}.starts; sleep 10; echo $$ >> {f}.ends",
+            f = f.display()
+        );
+        let body = serde_json::json!({"job_name": name, "config": {"worker_server_num": 1, "spec_id": 1, "user_command": cmd}});
+        let r = c
+            .post(format!("{}/v1/{PROJECT}/training-jobs", other.base))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    };
+    let wait_running = |n: usize| {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let st = statuses(&c, &other.base);
+            if st.iter().filter(|(_, s)| *s == 8).count() >= n {
+                return;
+            }
+            assert!(Instant::now() < until, "never {n} running: {st:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    create("p0");
+    create("p1");
+    wait_running(2);
+    let pid = servers[old].child.id().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-STOP");
+    let until = Instant::now() + Duration::from_secs(30);
+    let second = loop {
+        let l = reference.leader().unwrap();
+        if l.epoch > first.epoch && l.expires_in_ms > 0 {
+            break l;
+        }
+        assert!(
+            Instant::now() < until,
+            "no takeover from a paused leader: {l:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(second.holder.contains(&other.listen));
+    create("p2");
+    wait_running(3);
+    signal("-CONT");
+    // the old leader runs again: its next renewal fails, its writes are fenced
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(reference.leader().unwrap().epoch, second.epoch);
+    let until = Instant::now() + Duration::from_secs(90);
+    loop {
+        let st = statuses(&c, &servers[old].base);
+        if st.len() == 3 && st.iter().all(|(_, s)| *s == 10) {
+            break;
+        }
+        assert!(
+            st.iter().all(|(_, s)| matches!(s, 1 | 2 | 4 | 7 | 8 | 10)),
+            "a version did not complete: {st:?}"
+        );
+        assert!(
+            Instant::now() < until,
+            "the versions never all completed: {st:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for name in ["p0", "p1", "p2"] {
+        for what in ["starts", "ends"] {
+            let f = marks.path().join(format!("{name}.{what}"));
+            let lines = std::fs::read_to_string(&f).unwrap_or_default();
+            assert_eq!(lines.lines().count(), 1, "{name} {what}: {lines:?}");
+        }
+    }
+    assert_eq!(reference.leader().unwrap().epoch, second.epoch);
+}
