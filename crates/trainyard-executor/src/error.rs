@@ -9,12 +9,23 @@
 pub struct SubmitError {
     /// One line saying what failed, e.g. `engine command "pythn3" not found on PATH`.
     pub reason: String,
+    /// The engine could not be reached (e.g. `slurmctld` is down): nothing was refused, so the
+    /// supervisor keeps the version waiting and submits it again later instead of failing it.
+    pub retry_later: bool,
 }
 
 impl SubmitError {
     pub(crate) fn new(reason: impl Into<String>) -> SubmitError {
         SubmitError {
             reason: one_line(reason.into()),
+            retry_later: false,
+        }
+    }
+
+    pub(crate) fn unreachable(reason: impl Into<String>) -> SubmitError {
+        SubmitError {
+            reason: one_line(reason.into()),
+            retry_later: true,
         }
     }
 }

@@ -39,6 +39,13 @@ pub enum BackendHandle {
         /// One entry per worker, in worker order.
         workers: Vec<LocalWorker>,
     },
+    /// One batch job on a Slurm cluster ([`crate::SlurmExecutor`]), `{"kind":"slurm",...}`.
+    Slurm {
+        /// The Slurm job id (`sbatch --parsable`).
+        job_id: u64,
+        /// The job name (`<prefix>-<job_id>-<version_id>`), the key that finds the job again.
+        name: String,
+    },
 }
 
 /// One local worker process: the `sh` wrapper that leads the worker's session and process group.
@@ -60,6 +67,15 @@ impl RunHandle {
     pub fn local_workers(&self) -> Option<&[LocalWorker]> {
         match &self.backend {
             BackendHandle::Local { workers } => Some(workers),
+            BackendHandle::Slurm { .. } => None,
+        }
+    }
+
+    /// The Slurm job id of this handle, or `None` for another executor kind.
+    pub fn slurm_job_id(&self) -> Option<u64> {
+        match &self.backend {
+            BackendHandle::Slurm { job_id, .. } => Some(*job_id),
+            BackendHandle::Local { .. } => None,
         }
     }
 

@@ -26,6 +26,7 @@ pub mod logs;
 mod outcome;
 mod procfs;
 mod sandbox;
+mod slurm;
 mod spec;
 
 use std::future::Future;
@@ -40,6 +41,7 @@ pub use local::{LocalConfig, LocalExecutor, RUN_DIR_VAR};
 pub use logs::{copy_logs, exit_status_path, log_path};
 pub use outcome::{RunOutcome, WorkerExit, signal_name};
 pub use sandbox::{Containment, LandlockMode, WorkerIdentity, landlock_support};
+pub use slurm::{SlurmConfig, SlurmExecutor};
 pub use spec::{
     Resources, RunCommand, RunSpec, boot_file_path, build_argv, check_paths, check_run_paths,
 };
@@ -58,6 +60,16 @@ pub struct KnownRuns {
     /// whose submit finds an earlier submission again (Slurm, by job name) keeps their runs; the
     /// local executor kills them (they run again from the start).
     pub waiting: Vec<(i64, i64)>,
+}
+
+/// When a submitted run started ([`Executor::started`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Started {
+    /// It started, at this time (epoch ms) when the engine knows it.
+    At(Option<i64>),
+    /// It ended without ever starting (cancelled while queued, or the engine could not start
+    /// it); [`Executor::wait`] gives its outcome.
+    Never,
 }
 
 /// What [`Executor::reconcile`] did.
@@ -96,6 +108,12 @@ pub trait Executor: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
+    /// Whether the executor works now, from what it already knows (never a call to a cluster:
+    /// readiness probes use it on their request path). The error is one line. Default: `Ok`.
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The directory that holds the logs of version `version_id` of job `job_id` (one file per
     /// worker, [`log_path`]); what the supervisor puts in [`RunSpec::log_dir`].
     fn log_dir(&self, job_id: i64, version_id: i64) -> PathBuf;
@@ -110,6 +128,21 @@ pub trait Executor: Send + Sync {
     /// On error nothing of the run is left running; the reason is one line for
     /// `status_reason` of 5 JOBSTAT_SUBMIT_FAILED.
     fn submit<'a>(&'a self, spec: &'a RunSpec) -> BoxFuture<'a, Result<RunHandle, SubmitError>>;
+
+    /// Whether a submitted run may wait in the engine's own queue before it starts (a cluster).
+    /// Then the supervisor keeps the version in 7 WAITING with its handle stored and moves it to
+    /// 8 RUNNING when [`Executor::started`] resolves. `false` (the default): a run is running
+    /// once `submit` returns.
+    fn queues(&self) -> bool {
+        false
+    }
+
+    /// Resolves once the run has started, or has ended without starting. The default (for
+    /// executors that do not queue): started at once, time unknown.
+    fn started<'a>(&'a self, handle: &'a RunHandle) -> BoxFuture<'a, Result<Started, ExecError>> {
+        let _ = handle;
+        Box::pin(async { Ok(Started::At(None)) })
+    }
 
     /// Takes over a run from a stored handle after a server restart, so that
     /// [`Executor::wait`] and [`Executor::stop`] work on it again. `Ok` when at least one worker

@@ -1,6 +1,7 @@
 //! How a run ended: [`WorkerExit`] per worker and the [`RunOutcome`] of the run.
 
 use serde::{Deserialize, Serialize};
+use trainyard_api::status::JobStatus;
 
 /// How one worker ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +116,25 @@ pub struct RunOutcome {
     /// the server was down. `None`: it ended when the executor reported it (use "now").
     #[serde(default)]
     pub ended_at_ms: Option<i64>,
+}
+
+impl RunOutcome {
+    /// The terminal status of a version whose run ended with this outcome (`statuses.md`).
+    ///
+    /// * `ran`: the version reached 8 RUNNING. Then 12 KILLED when it was stopped (or a stop was
+    ///   requested: `stopping`, the version is in 9 KILLING), 10 COMPLETED when it succeeded,
+    ///   else 11 FAILED.
+    /// * otherwise (a cluster job that never started, the version is still 7 WAITING): 13
+    ///   CANCELED when it was stopped, else 5 SUBMIT_FAILED (the engine could not start it).
+    pub fn final_status(&self, ran: bool, stopping: bool) -> JobStatus {
+        match (ran, self.stopped || stopping, self.success) {
+            (true, true, _) => JobStatus::Killed,
+            (true, false, true) => JobStatus::Completed,
+            (true, false, false) => JobStatus::Failed,
+            (false, true, _) => JobStatus::Canceled,
+            (false, false, _) => JobStatus::SubmitFailed,
+        }
+    }
 }
 
 /// Builds the outcome of a run from the workers' exits, `order` being the worker indexes in the

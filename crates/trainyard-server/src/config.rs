@@ -75,6 +75,9 @@ impl MetricsAccess {
 pub struct ExecutorConfig {
     /// `local` (default) or `slurm`.
     pub kind: ExecutorKind,
+    /// `[executor.slurm]`: partition, account, QOS, extra sbatch arguments, shared directory,
+    /// poll interval, commands (`docs/executors.md`); used when `kind = "slurm"`.
+    pub slurm: trainyard_executor::SlurmConfig,
 }
 
 /// A database URL; its password never shows in `Debug` (logs, error messages).

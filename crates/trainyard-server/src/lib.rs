@@ -123,7 +123,19 @@ fn make_executor(
             },
         ))),
         config::ExecutorKind::Slurm => {
-            anyhow::bail!("the slurm executor is not available in this build yet")
+            let mut c = config.executor.slurm.clone();
+            let dir = c
+                .shared_dir
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("slurm"));
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!("creating the Slurm shared directory {}", dir.display())
+            })?;
+            c.shared_dir = Some(
+                std::path::absolute(&dir)
+                    .with_context(|| format!("resolving {}", dir.display()))?,
+            );
+            Ok(Arc::new(trainyard_executor::SlurmExecutor::new(c)))
         }
     }
 }

@@ -70,7 +70,7 @@ use trainyard_api::error::{ApiError, ErrorCode};
 use trainyard_api::status::JobStatus;
 use trainyard_executor::{
     ExecError, Executor, KnownRuns, Lost, PreflightError, PreflightStage, RunHandle, RunOutcome,
-    RunSpec,
+    RunSpec, Started,
 };
 use trainyard_store::{JobRecord, StatusUpdate, Store, StoreError, VersionRecord};
 
@@ -266,28 +266,33 @@ fn ended(status: JobStatus, expect: &[JobStatus], reason: String) -> StatusUpdat
 
 /// The status change that records the end of a run of `v` (in 8 RUNNING or 9 KILLING):
 /// 12 KILLED when a stop was asked (by the user: `v` is in 9, or the executor stopped it),
-/// else 10 COMPLETED / 11 FAILED from the outcome, 14 LOST when the executor lost the run.
+/// else 10 COMPLETED / 11 FAILED from the outcome, 14 LOST when the executor lost the run
+/// ([`RunOutcome::final_status`]). A version still in 7 (a queued cluster job that never
+/// started) ends 13 CANCELED when it was stopped, else 5 SUBMIT_FAILED.
 /// `end_time` is the end the executor recorded (`RunOutcome::ended_at_ms`, e.g. the time the
 /// workers wrote their exit status while the server was down), else now; never before the
 /// start. `note` is appended to the reason.
 fn end_update(v: &VersionRecord, res: Result<RunOutcome, ExecError>, note: &str) -> StatusUpdate {
+    // a version still in 7 never ran: a cluster job cancelled or refused in the queue
+    let ran = v.status != JobStatus::Waiting;
+    let stopping = v.status == JobStatus::Killing;
     let now = now_ms();
     let mut end = now;
     let (status, exit_code, reason) = match res {
         Ok(o) => {
             end = o.ended_at_ms.unwrap_or(now);
-            match o {
-                o if v.status == JobStatus::Killing && !o.stopped => (
-                    JobStatus::Killed,
-                    Some(o.exit_code),
-                    format!("stopped on request after the run had ended: {}", o.reason),
-                ),
-                o if v.status == JobStatus::Killing || o.stopped => {
-                    (JobStatus::Killed, Some(o.exit_code), o.reason)
-                }
-                o if o.success => (JobStatus::Completed, Some(0), o.reason),
-                o => (JobStatus::Failed, Some(o.exit_code), o.reason),
-            }
+            let status = o.final_status(ran, stopping);
+            let reason = if stopping && !o.stopped {
+                format!("stopped on request after the run had ended: {}", o.reason)
+            } else {
+                o.reason
+            };
+            let code = match status {
+                JobStatus::Completed => Some(0),
+                JobStatus::Canceled => None,
+                _ => Some(o.exit_code),
+            };
+            (status, code, reason)
         }
         Err(e) => (JobStatus::Lost, None, format!("the run was lost: {e}")),
     };
@@ -295,10 +300,14 @@ fn end_update(v: &VersionRecord, res: Result<RunOutcome, ExecError>, note: &str)
     let end = end.max(start);
     let mut up = StatusUpdate::to(status);
     up.end_time = Some(end);
-    up.duration = Some(end - start);
+    up.duration = Some(if ran { end - start } else { 0 });
     up.exit_code = exit_code.map(i64::from);
     up.status_reason = Some(format!("{reason}{note}"));
-    up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
+    up.expect = Some(if ran {
+        vec![JobStatus::Running, JobStatus::Killing]
+    } else {
+        vec![JobStatus::Waiting]
+    });
     up
 }
 
@@ -369,10 +378,11 @@ impl Supervisor {
         self.inner.sched.lock().active.len()
     }
 
-    /// The executor's readiness ([`Executor::check_ready`]) and its kind.
+    /// The executor's health as it last saw it ([`Executor::health`], no call to a cluster:
+    /// `/readyz` is a request path) and its kind.
     pub async fn check_executor(&self) -> (&'static str, Result<(), String>) {
         let e = &self.inner.executor;
-        (e.kind(), e.check_ready().await)
+        (e.kind(), e.health())
     }
 
     /// Queue depth by status and slots held per project, now.
@@ -428,7 +438,14 @@ impl Supervisor {
                         &[s],
                         "canceled by a user before it started".into(),
                     );
-                    inner.user_transition(version_id, up).await.map(|_| {
+                    inner.user_transition(version_id, up).await.map(|v| {
+                        // queued in the executor (a cluster job): the leader takes it out of
+                        // the queue; on another server the change log wakes the leader
+                        if inner.role.lock().leads()
+                            && (v.run_handle.is_some() || inner.handle_of(version_id).is_some())
+                        {
+                            inner.kill(version_id, v.run_handle.as_deref());
+                        }
                         inner.wake.notify_one();
                     })
                 }
@@ -590,7 +607,16 @@ impl Inner {
         });
     }
 
-    /// After 8 → 9: stop the run of `version_id`.
+    /// The handle of a version holding a slot, once its run was recorded.
+    fn handle_of(&self, version_id: i64) -> Option<RunHandle> {
+        self.sched
+            .lock()
+            .active
+            .get(&version_id)
+            .and_then(|a| a.handle.clone())
+    }
+
+    /// After 8 → 9 (or 7 → 13 of a queued run): stop the run of `version_id`.
     fn kill(self: &Arc<Self>, version_id: i64, stored: Option<&str>) {
         let known = self.sched.lock().active.get_mut(&version_id).and_then(|a| {
             a.settled = true;
@@ -727,7 +753,10 @@ impl Inner {
                 s.queue.remove(&vid);
                 s.take(vid, &project);
             }
-            self.submit(&job, &v).await;
+            if !self.submit(&job, &v).await {
+                // the executor cannot be reached: keep FIFO order, try again later
+                return;
+            }
         }
     }
 
@@ -818,8 +847,10 @@ impl Inner {
         (v.status == JobStatus::Waiting).then_some(v)
     }
 
-    /// 7 → 8 (or 5). The slot is already taken.
-    async fn submit(self: &Arc<Self>, job: &JobRecord, v: &VersionRecord) {
+    /// 7 → 8 (or 5), or for an executor that queues (Slurm) 7 with the handle stored, then 8
+    /// when the run starts. The slot is already taken. Returns `false` when the executor cannot
+    /// be reached (the version stays waiting, the slot is freed and this pass ends).
+    async fn submit(self: &Arc<Self>, job: &JobRecord, v: &VersionRecord) -> bool {
         let vid = v.version_id;
         let spec = match self.spec_of(job, v) {
             Ok(s) => s,
@@ -827,28 +858,40 @@ impl Inner {
                 self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, e.reason)
                     .await;
                 self.release(vid);
-                return;
+                return true;
             }
         };
         if !self.role.lock().may_submit() {
             // the lease is not confirmed (the database does not answer the renewals): start
             // nothing that another leader might start too
             self.release(vid);
-            return;
+            return false;
         }
         // taken before the spawn, so a version's duration is never shorter than its processes ran
         let start = now_ms();
         let handle = match self.executor.submit(&spec).await {
             Ok(h) => h,
+            Err(e) if e.retry_later => {
+                tracing::info!(version_id = vid, reason = %e.reason, "executor unreachable; the version stays waiting");
+                // no wake: the next pass comes with the next event or the fallback tick
+                self.sched.lock().release(vid);
+                return false;
+            }
             Err(e) => {
                 self.end_early(vid, JobStatus::SubmitFailed, JobStatus::Waiting, e.reason)
                     .await;
                 self.release(vid);
-                return;
+                return true;
             }
         };
-        let mut up = StatusUpdate::to(JobStatus::Running);
-        up.start_time = Some(start);
+        let queued = self.executor.queues();
+        let mut up = if queued {
+            StatusUpdate::to(JobStatus::Waiting)
+        } else {
+            let mut up = StatusUpdate::to(JobStatus::Running);
+            up.start_time = Some(start);
+            up
+        };
         up.run_handle = Some(Some(handle.to_json()));
         up.expect = Some(vec![JobStatus::Waiting]);
         match self.transition(vid, up).await {
@@ -856,8 +899,17 @@ impl Inner {
                 if let Some(a) = self.sched.lock().active.get_mut(&vid) {
                     a.handle = Some(handle.clone());
                 }
-                tracing::info!(version_id = vid, job_id = job.job_id, "version running");
-                self.watch(handle);
+                if queued {
+                    tracing::info!(
+                        version_id = vid,
+                        job_id = job.job_id,
+                        "version queued in the executor"
+                    );
+                    self.watch_queued(handle);
+                } else {
+                    tracing::info!(version_id = vid, job_id = job.job_id, "version running");
+                    self.watch(handle);
+                }
             }
             Err(e) => {
                 // Stopped (13) or deleted while the workers started, or the store failed: the
@@ -874,6 +926,38 @@ impl Inner {
                 self.release(vid);
             }
         }
+        true
+    }
+
+    /// The watcher of a run queued in the executor (7 with a handle): 7 → 8 when it starts,
+    /// then as [`Inner::watch`].
+    fn watch_queued(self: &Arc<Self>, handle: RunHandle) {
+        let inner = self.clone();
+        self.spawn(async move {
+            let vid = handle.version_id;
+            match inner.executor.started(&handle).await {
+                Ok(Started::At(at)) => {
+                    let mut up = StatusUpdate::to(JobStatus::Running);
+                    up.start_time = Some(at.unwrap_or_else(now_ms));
+                    up.expect = Some(vec![JobStatus::Waiting]);
+                    match inner.transition(vid, up).await {
+                        Ok(_) => tracing::info!(version_id = vid, "version running"),
+                        // stopped (13) or deleted meanwhile: the stop already reached the run
+                        Err(e) => {
+                            tracing::debug!(version_id = vid, error = ?e, "start not recorded")
+                        }
+                    }
+                }
+                Ok(Started::Never) => {}
+                Err(ExecError::ShutDown) => return,
+                Err(e) => tracing::debug!(version_id = vid, error = %e, "start not observed"),
+            }
+            let res = inner.executor.wait(&handle).await;
+            if matches!(res, Err(ExecError::ShutDown)) {
+                return;
+            }
+            inner.finish(&handle, res).await;
+        });
     }
 
     /// Starts the watcher of a run: its end becomes the version's status.
@@ -972,7 +1056,8 @@ impl Inner {
         let mut lost = 0usize;
         let mut known = KnownRuns::default();
         for r in &rows {
-            if matches!(r.status, JobStatus::Running | JobStatus::Killing) {
+            let queued = r.status == JobStatus::Waiting && r.run_handle.is_some();
+            if matches!(r.status, JobStatus::Running | JobStatus::Killing) || queued {
                 match self.adopt(r).await {
                     Some(h) => known.adopted.push(h),
                     None => lost += 1,
@@ -1027,7 +1112,11 @@ impl Inner {
                 if r.status == JobStatus::Killing {
                     self.stop_run(handle.clone());
                 }
-                self.watch(handle.clone());
+                if r.status == JobStatus::Waiting {
+                    self.watch_queued(handle.clone());
+                } else {
+                    self.watch(handle.clone());
+                }
                 Some(handle)
             }
             Err(Lost {
@@ -1076,7 +1165,11 @@ impl Inner {
         up.end_time = Some(now);
         up.duration = Some(now.saturating_sub(v.start_time.unwrap_or(now)).max(0));
         up.status_reason = Some(reason);
-        up.expect = Some(vec![JobStatus::Running, JobStatus::Killing]);
+        up.expect = Some(vec![
+            JobStatus::Running,
+            JobStatus::Killing,
+            JobStatus::Waiting,
+        ]);
         if let Err(e) = self.transition(vid, up).await {
             tracing::debug!(version_id = vid, error = ?e, "lost not recorded");
         }

@@ -6,5 +6,6 @@ mod helpers;
 mod logs;
 mod preflight;
 mod run;
+mod slurm;
 mod stop;
 mod submit;
