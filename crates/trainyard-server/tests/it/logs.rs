@@ -265,7 +265,7 @@ async fn log_url_the_worker_cannot_write_gets_nothing() {
 type Sse = (String, String, String);
 
 /// Reads a whole SSE response (the stream closes after `end`), 20 s at most.
-async fn sse(
+pub(crate) async fn sse(
     s: &TestServer,
     path: &str,
     query: &[(&str, &str)],

@@ -16,3 +16,4 @@ mod openapi;
 mod ops;
 mod recovery;
 mod sdk;
+mod slurm;

@@ -11,3 +11,4 @@ mod pg;
 mod replicas;
 mod runs;
 mod server;
+mod slurm;
