@@ -54,6 +54,13 @@ def model(args):
 def main(argv):
     args = parse_args(argv)
     started = time.time()
+    # With worker_server_num > 1 every worker gets RANK/WORLD_SIZE (runtime.md); this small job
+    # has nothing to share, so each worker trains on its own and only rank 0 writes the outputs.
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        print(f"worker RANK={rank} of WORLD_SIZE={world} "
+              f"(MASTER_ADDR={os.environ.get('MASTER_ADDR', '')}, "
+              f"MASTER_PORT={os.environ.get('MASTER_PORT', '')})")
     digits = load_digits()
     x, y = digits.data, digits.target
     print(f"digits: {len(y)} images of {digits.images.shape[1]}x{digits.images.shape[2]} pixels, "
@@ -80,6 +87,9 @@ def main(argv):
     print(f"test accuracy {test_acc:.4f} on {len(y_test)} held-out images")
     print(classification_report(y_test, pred, digits=3))
 
+    if rank != 0:
+        print(f"rank {rank}: the outputs are written by rank 0")
+        return 0
     os.makedirs(args.train_url, exist_ok=True)
     model_path = os.path.join(args.train_url, "model.joblib")
     joblib.dump(final, model_path)

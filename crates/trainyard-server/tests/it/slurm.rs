@@ -432,3 +432,64 @@ impl Drop for Restart {
         }
     }
 }
+
+/// The digits example (README "Run on a Slurm cluster") with two workers on the cluster: both
+/// logs show their rank, rank 0 writes the model and metrics, the version completes.
+#[tokio::test]
+async fn digits_runs_on_slurm_with_two_workers_showing_their_ranks() {
+    let Some(dir) = cluster() else { return };
+    let _shared = CLUSTER.read().await;
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import sklearn, joblib"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "python3 with scikit-learn is needed (pip install scikit-learn)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let p = prefix("digits");
+    let s = TestServer::start(|c| on_slurm(&dir, &tmp.path().join("s"), &p, c)).await;
+    let out = tmp.path().join("out");
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/digits")
+        .canonicalize()
+        .unwrap();
+    let body = json!({"job_name": "digits", "config": {
+        "worker_server_num": 2, "spec_id": 1, "engine_id": 4,
+        "app_url": app.to_str().unwrap(), "boot_file_url": "train.py",
+        "train_url": out.to_str().unwrap(),
+        "parameter": [{"label": "folds", "value": "3"}],
+    }});
+    let (j, v) = create(&s, &body).await;
+    let d = wait_for(&s, j, v, &[10]).await;
+    assert_eq!(d["exit_code"], 0, "{d}");
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(
+        metrics["test_accuracy"].as_f64().unwrap() > 0.9,
+        "{metrics}"
+    );
+    let mut masters = Vec::new();
+    for rank in 0..2 {
+        let (_, page) = s
+            .get(
+                &format!("{}/aom-log", vpath(j, v)),
+                &[
+                    ("log_file", &format!("digits-V0001.{rank}")),
+                    ("lines", "500"),
+                ],
+            )
+            .await;
+        let log = page["content"].as_str().unwrap();
+        let first = log.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with(&format!("worker RANK={rank} of WORLD_SIZE=2 (MASTER_ADDR=")),
+            "{log}"
+        );
+        masters.push(first.split_once('(').unwrap().1.to_owned());
+        assert!(log.contains("fold 3/3"), "{log}");
+        assert!(log.contains("test accuracy"), "{log}");
+    }
+    assert_eq!(masters[0], masters[1], "one master for both");
+}
