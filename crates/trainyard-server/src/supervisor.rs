@@ -14,6 +14,15 @@
 //! [`Executor::preflight`] over the [`RunSpec`](trainyard_executor::RunSpec) built by
 //! [`runspec::run_spec`], log directories come from [`Executor::log_dir`], and logs are copied
 //! to `log_url` by [`Executor::copy_logs`].
+//!
+//! An executor with a queue of its own ([`Executor::queues`], Slurm) returns from `submit`
+//! before the run starts: the version then stays 7 WAITING with its run handle stored (it holds
+//! its slot: it is in the cluster's queue) and moves to 8 when [`Executor::started`] resolves,
+//! with the engine's start time. If it ends without ever starting, it ends from 7: 13 CANCELED
+//! when it was stopped (a stop of a queued version cancels its cluster job), else 5 SUBMIT_FAILED.
+//! An executor that cannot be reached (`SubmitError::retry_later`) leaves the version waiting;
+//! the pass stops there (FIFO) and the next pass comes with the next event or the fallback tick.
+//!
 //! One scheduler task walks the versions waiting in 1/2/4/7 in `version_id` order (FIFO): it
 //! prepares each (1 → 2 → 4 → 7) and starts those for which a slot is free: fewer than
 //! `quotas` versions of the project and fewer than `max_running` versions in all hold a slot.
@@ -34,8 +43,9 @@
 //! (`update_status` is NotFound, ignored).
 //!
 //! # Restarts
-//! [`Supervisor::start`] runs before the server answers: versions stored as 8/9 are adopted from
-//! their stored run handle (`9` ones are stopped again). A run whose workers all ended while
+//! [`Supervisor::start`] runs before the server answers: versions stored as 8/9, and 7 with a run
+//! handle (queued in a cluster), are adopted from their stored run handle (`9` ones are stopped
+//! again). A run whose workers all ended while
 //! the server was down and recorded their exit status gets its real end from those records:
 //! 10/11 (12 if it was in 9), its exit code, and the recorded end time (`ended_at_ms`, not the
 //! recovery time). A run that cannot be adopted otherwise becomes 14 JOBSTAT_LOST with the

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Slurm executor benchmarks (figures for the notes, not timed tests), against a running
+`trainyard serve --insecure-no-auth --executor slurm` and its cluster (bench/slurm.sh sets both up).
+
+  latency  create -> RUNNING through trainyard vs plain `sbatch` -> RUNNING, side by side in one
+           run (alternating, the cluster idle between them): the client polls the version (GET
+           every 20 ms) resp. `squeue -j ID` (every 20 ms) from the moment it sends the request.
+  poll     V versions queued or running in Slurm (`sleep 3600`, the cluster runs what fits and
+           keeps the rest pending): for WINDOW seconds, the Slurm calls the server makes (counted
+           by logging wrappers around the commands) per poll interval, and the server's CPU
+           (utime+stime of the process; its reaped children, the squeue/sacct processes, apart).
+  list     the default list query (and a status filter) at the project's job count, idle, then
+           while V short versions (`sleep 2`) churn through the cluster: N, median, p99.
+
+Usage: slurm.py --endpoint URL --pid PID --calls FILE --interval-ms MS [--n 40] [--versions 1000]
+       [--window 60] [--only latency,poll,list]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import threading
+import time
+import urllib.parse
+
+PROJECT = "0123456789abcdef0123456789abcdef"
+
+
+class Api:
+    def __init__(self, endpoint):
+        u = urllib.parse.urlparse(endpoint)
+        self.host, self.port = u.hostname, u.port
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+
+    def req(self, method, path, body=None, query=None):
+        url = f"/v1/{PROJECT}{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"content-type": "application/json"} if data else {}
+        for attempt in range(3):
+            try:
+                self.conn.request(method, url, body=data, headers=headers)
+                r = self.conn.getresponse()
+                payload = r.read()
+                return r.status, json.loads(payload or b"null")
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt == 2:
+                    raise
+
+    def create(self, name, cmd):
+        st, b = self.req("POST", "/training-jobs", {"job_name": name, "config": {
+            "worker_server_num": 1, "spec_id": 1, "user_command": cmd}})
+        assert st == 200, b
+        return b["job_id"], b["version_id"]
+
+    def status(self, j, v):
+        st, b = self.req("GET", f"/training-jobs/{j}/versions/{v}")
+        assert st == 200, b
+        return b["status"]
+
+    def wait(self, j, v, want, timeout=600, every=0.05):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.status(j, v)
+            if s in want:
+                return s
+            assert time.monotonic() < deadline, (j, v, s)
+            time.sleep(every)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))]
+
+
+def fmt(name, xs, unit="ms"):
+    return (f"{name}: N={len(xs)} median={statistics.median(xs):.0f} {unit} "
+            f"p99={pct(xs, 99):.0f} {unit} min={min(xs):.0f} max={max(xs):.0f} "
+            f"mean={statistics.mean(xs):.0f}")
+
+
+def squeue_state(job_id):
+    out = subprocess.run(["squeue", "-h", "-t", "all", f"--jobs={job_id}", "-o", "%T"],
+                         capture_output=True, text=True).stdout.strip()
+    return out
+
+
+def plain_sbatch_latency(cmd):
+    t = time.perf_counter()
+    out = subprocess.run(["sbatch", "--parsable", "--export=NONE", "-o", "/dev/null",
+                          "--job-name=bench-plain", "--wrap", cmd],
+                         capture_output=True, text=True, check=True).stdout
+    job = out.strip().split(";")[0]
+    while True:
+        s = squeue_state(job)
+        if s in ("RUNNING", "COMPLETING", "COMPLETED"):
+            lat = (time.perf_counter() - t) * 1000
+            break
+        time.sleep(0.02)
+    while squeue_state(job) not in ("COMPLETED", "FAILED", "CANCELLED", ""):
+        time.sleep(0.1)
+    return lat
+
+
+def trainyard_latency(api, name, cmd):
+    t = time.perf_counter()
+    j, v = api.create(name, cmd)
+    while True:
+        s = api.status(j, v)
+        if s in (8, 10):
+            lat = (time.perf_counter() - t) * 1000
+            break
+        assert s in (1, 2, 4, 7), s
+        time.sleep(0.02)
+    api.wait(j, v, {10})
+    return lat
+
+
+def bench_latency(api, n, tag):
+    plain, ty = [], []
+    # one warm-up of each (first job after start-up, page cache)
+    plain_sbatch_latency("sleep 1")
+    trainyard_latency(api, f"lat{tag}-warm", "sleep 1")
+    for i in range(n):
+        plain.append(plain_sbatch_latency("sleep 1"))
+        ty.append(trainyard_latency(api, f"lat{tag}-{i}", "sleep 1"))
+    print(fmt("plain sbatch -> RUNNING (squeue every 20 ms)", plain))
+    print(fmt("trainyard create -> 8 RUNNING (GET every 20 ms)", ty))
+    m = statistics.median(ty) / statistics.median(plain) - 1
+    print(f"trainyard adds {100 * m:+.1f}% at the median "
+          f"({statistics.median(ty) - statistics.median(plain):+.0f} ms), "
+          f"{100 * (pct(ty, 99) / pct(plain, 99) - 1):+.1f}% at p99")
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime (fields 14-17)
+    return int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
+
+
+def count_calls(path):
+    counts = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                c = line.strip()
+                counts[c] = counts.get(c, 0) + 1
+    except FileNotFoundError:
+        pass
+    return counts
+
+
+def bench_poll(api, pid, calls, interval_ms, versions, window, tag):
+    t0 = time.monotonic()
+    vs = [api.create(f"poll{tag}-{i}", "sleep 3600") for i in range(versions)]
+    print(f"poll: {versions} versions created in {time.monotonic() - t0:.1f}s")
+    # all submitted: every one has a Slurm job (7 pending in Slurm, or 8)
+    deadline = time.monotonic() + 600
+    while True:
+        out = subprocess.run(["squeue", "-h", "-o", "%T"], capture_output=True, text=True).stdout
+        states = out.split()
+        if len(states) >= versions:
+            break
+        assert time.monotonic() < deadline, len(states)
+        time.sleep(1)
+    running = states.count("RUNNING")
+    print(f"poll: {len(states)} jobs in Slurm after {time.monotonic() - t0:.1f}s "
+          f"({running} RUNNING, {states.count('PENDING')} PENDING)")
+    time.sleep(3 * interval_ms / 1000 + 2)
+    hz = os.sysconf("SC_CLK_TCK")
+    c0 = count_calls(calls)
+    (own0, kids0), ta = cpu_ticks(pid), time.monotonic()
+    time.sleep(window)
+    (own1, kids1), tb = cpu_ticks(pid), time.monotonic()
+    c1 = count_calls(calls)
+    span = tb - ta
+    intervals = span * 1000 / interval_ms
+    made = {k: c1.get(k, 0) - c0.get(k, 0) for k in c1 if c1.get(k, 0) - c0.get(k, 0)}
+    total = sum(made.values())
+    print(f"poll: {span:.1f}s with {versions} versions queued/running: Slurm calls {made} = "
+          f"{total} in {intervals:.1f} poll intervals of {interval_ms} ms = "
+          f"{total / intervals:.2f} per interval")
+    own, kids = (own1 - own0) / hz, (kids1 - kids0) / hz
+    print(f"poll: server CPU {own:.2f}s in {span:.1f}s = {100 * own / span:.2f}% of one core "
+          f"(its Slurm command processes: {kids:.2f}s = {100 * kids / span:.2f}%; together "
+          f"{100 * (own + kids) / span:.2f}%)")
+    t0 = time.monotonic()
+    for j, v in vs:
+        api.req("DELETE", f"/training-jobs/{j}")
+    print(f"poll: {versions} versions deleted (their jobs cancelled) in {time.monotonic() - t0:.1f}s")
+
+
+def list_latencies(endpoint, stop, queries, out):
+    la = Api(endpoint)
+    i = 0
+    while not stop.is_set():
+        q = queries[i % len(queries)]
+        i += 1
+        t = time.perf_counter()
+        st, _ = la.req("GET", "/training-jobs", query=q)
+        out.setdefault(json.dumps(q), []).append((time.perf_counter() - t) * 1000)
+        assert st == 200
+
+
+QUERIES = [{"per_page": "10"}, {"per_page": "10", "status": "8"},
+           {"per_page": "10", "sortBy": "create_time", "order": "desc"}]
+
+
+def bench_list(endpoint, api, versions, tag, idle_secs=20):
+    _, b = api.req("GET", "/training-jobs", query={"per_page": "1"})
+    total = b["job_total_count"]
+    stop = threading.Event()
+    idle = {}
+    th = threading.Thread(target=list_latencies, args=(endpoint, stop, QUERIES, idle))
+    th.start()
+    time.sleep(idle_secs)
+    stop.set()
+    th.join()
+    for q, xs in idle.items():
+        print(f"list idle, {total} jobs, {q}: N={len(xs)} median={statistics.median(xs):.3f} ms "
+              f"p99={pct(xs, 99):.3f} ms")
+    stop = threading.Event()
+    busy = {}
+    th = threading.Thread(target=list_latencies, args=(endpoint, stop, QUERIES, busy))
+    th.start()
+    t0 = time.monotonic()
+    vs = [api.create(f"churn{tag}-{i}", "sleep 2") for i in range(versions)]
+    for j, v in vs:
+        api.wait(j, v, {10}, timeout=1800, every=0.5)
+    elapsed = time.monotonic() - t0
+    stop.set()
+    th.join()
+    for q, xs in busy.items():
+        print(f"list while {versions} versions churn through Slurm ({elapsed:.0f}s), {q}: "
+              f"N={len(xs)} median={statistics.median(xs):.3f} ms p99={pct(xs, 99):.3f} ms "
+              f"max={max(xs):.3f} ms")
+    for j, _ in vs:
+        api.req("DELETE", f"/training-jobs/{j}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--pid", type=int, required=True)
+    ap.add_argument("--calls", required=True)
+    ap.add_argument("--interval-ms", type=int, default=1000)
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--versions", type=int, default=1000)
+    ap.add_argument("--window", type=float, default=60)
+    ap.add_argument("--only", default="latency,poll,list")
+    a = ap.parse_args()
+    tag = str(int(time.time()))[-6:]
+    api = Api(a.endpoint)
+    only = a.only.split(",")
+    with open("/proc/loadavg") as f:
+        print(f"load average at start: {f.read().strip()}")
+    if "latency" in only:
+        bench_latency(api, a.n, tag)
+    if "poll" in only:
+        bench_poll(api, a.pid, a.calls, a.interval_ms, a.versions, a.window, tag)
+    if "list" in only:
+        bench_list(a.endpoint, api, a.versions, tag)
+    with open("/proc/loadavg") as f:
+        print(f"load average at the end: {f.read().strip()}")
+
+
+if __name__ == "__main__":
+    main()
