@@ -56,6 +56,7 @@ print(pick(1), pick(2), pick(1))
 EOF
 )
 WORK=$(mktemp -d /tmp/ty-slurm.XXXXXX)
+chmod 755 "$WORK"   # munged wants every directory above its socket a+x
 CLUSTER=$WORK/cluster
 cleanup() {
   rc=$?

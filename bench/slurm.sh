@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 cargo build --release -q --locked -p trainyard
 BIN=$PWD/target/release/trainyard
 W=$(mktemp -d /tmp/ty-slurm-bench.XXXXXX)
+chmod 755 "$W"   # munged wants every directory above its socket a+x
 read -r CTLD SLURMD PORT < <(python3 -c '
 import random, socket
 def free(p):

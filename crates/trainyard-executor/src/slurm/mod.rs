@@ -465,6 +465,8 @@ impl SlurmExecutor {
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(key);
                 s.reachable.store(false, Ordering::Relaxed);
+                *s.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(format!("sbatch failed: {e}"));
                 return Err(SubmitError::unreachable(format!(
                     "Slurm does not answer: {e}"
                 )));
@@ -777,6 +779,25 @@ impl Shared {
             .map(|r| r.slurm_id)
             .collect();
         if tracked.is_empty() {
+            // nothing to watch, but submits wait for Slurm to answer again: ask it (one cheap
+            // call per interval, only while it has not answered)
+            if !self.reachable.load(Ordering::Relaxed) {
+                match self.cmds.run("scontrol", ["ping"]).await {
+                    Ok(out) if out.contains("is UP") => {
+                        self.reachable.store(true, Ordering::Relaxed);
+                        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        tracing::info!("Slurm answers again");
+                    }
+                    Ok(out) => {
+                        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(format!("scontrol ping: {}", out.trim()));
+                    }
+                    Err(e) => {
+                        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(format!("scontrol ping failed: {e}"));
+                    }
+                }
+            }
             return;
         }
         let ids = tracked
@@ -1123,6 +1144,86 @@ impl Executor for SlurmExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Stand-in Slurm commands (unit test only; the real cluster is in tests/it/slurm.rs): while
+    /// `<dir>/down` exists they fail as when slurmctld is unreachable.
+    fn fake_slurm(dir: &Path) -> PathBuf {
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let down = dir.join("down");
+        let calls = dir.join("calls");
+        let script = |body: &str| {
+            format!(
+                "#!/bin/sh\necho \"$(basename \"$0\")\" >> '{}'\nif [ -e '{}' ]; then echo 'error: Unable to contact slurm controller (connect failure)' >&2; exit 1; fi\n{body}\n",
+                calls.display(),
+                down.display()
+            )
+        };
+        for (name, body) in [
+            ("sbatch", "echo 4242"),
+            ("scontrol", "echo 'Slurmctld(primary) at vm is UP'"),
+            ("squeue", "echo '4242|PENDING|Priority|0|N/A|N/A||1:00|x|'"),
+            ("sinfo", "echo 'debug* 1'"),
+            ("sacct", "true"),
+            ("scancel", "true"),
+        ] {
+            let p = bin.join(name);
+            std::fs::write(&p, script(body)).expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        bin
+    }
+
+    /// After an sbatch that could not reach Slurm, with nothing else to poll, submits stay
+    /// "retry later" only until `scontrol ping` answers again (regression: they stayed refused).
+    #[tokio::test]
+    async fn an_unreachable_slurm_is_asked_again_while_idle() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = fake_slurm(dir.path());
+        let ex = SlurmExecutor::with_base_env(
+            SlurmConfig {
+                bin_dir: Some(bin),
+                shared_dir: Some(dir.path().join("shared")),
+                poll_interval_ms: 100,
+                ..SlurmConfig::default()
+            },
+            Some(vec![]),
+        );
+        ex.check_ready().await.expect("ready");
+        let spec = RunSpec {
+            job_id: 1,
+            version_id: 2,
+            workers: 1,
+            command: crate::RunCommand::Shell("true".into()),
+            working_dir: dir.path().to_path_buf(),
+            app_url: None,
+            boot_file: None,
+            env: vec![],
+            data_url: None,
+            train_url: None,
+            log_dir: ex.log_dir(1, 2),
+            resources: crate::Resources::default(),
+        };
+        std::fs::write(dir.path().join("down"), "").expect("down");
+        let e = ex.submit(&spec).await.expect_err("unreachable");
+        assert!(e.retry_later, "{e:?}");
+        assert!(Executor::health(&ex).is_err());
+        // still down: refused without calling sbatch again
+        let e = ex.submit(&spec).await.expect_err("unreachable");
+        assert!(e.retry_later);
+        std::fs::remove_file(dir.path().join("down")).expect("up");
+        let t = Instant::now();
+        while Executor::health(&ex).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(10), "never asked Slurm again");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // the lost sbatch answer is looked for by name before submitting again
+        let h = ex.submit(&spec).await.expect("submitted");
+        assert_eq!(h.slurm_job_id(), Some(4242));
+        let calls = std::fs::read_to_string(dir.path().join("calls")).expect("calls");
+        assert_eq!(calls.lines().filter(|l| *l == "sbatch").count(), 2, "{calls}");
+    }
 
     #[test]
     fn names_round_trip_and_prefixes_differ_per_shared_dir() {
