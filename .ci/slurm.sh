@@ -30,6 +30,11 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
     slurmctld slurmd slurm-client munge
 fi
 slurmctld -V
+# the digits example runs as the worker user (nobody), with Debian's python3 (.ci/contain.sh)
+if ! setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c 'import sklearn, joblib' 2>/dev/null; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-sklearn
+fi
+export TRAINYARD_REQUIRE_SKLEARN=1
 
 step "start a two-node cluster"
 # free ports: slurmctld, slurmd n1 (P) and n2 (P+1), the server of the conformance run
@@ -80,9 +85,8 @@ sinfo -N -o '%N %c %m %T'
 export TRAINYARD_TEST_SLURM_DIR=$CLUSTER TRAINYARD_REQUIRE_SLURM=1
 
 step "Slurm executor integration tests (executor, server, binary)"
-cargo test --locked -p trainyard-executor --test it slurm
-cargo test --locked -p trainyard-server --test it slurm
-cargo test --locked -p trainyard --test it slurm
+# (--workspace: the same features as .ci/run's `cargo test --workspace`, so nothing rebuilds)
+cargo test --locked --workspace --no-fail-fast --test it slurm::
 
 step "the whole conformance suite on --executor slurm, with authentication"
 BIN=./target/release/trainyard

@@ -124,10 +124,23 @@ fn make_executor(
         ))),
         config::ExecutorKind::Slurm => {
             let mut c = config.executor.slurm.clone();
-            let dir = c
-                .shared_dir
-                .clone()
-                .unwrap_or_else(|| config.data_dir.join("slurm"));
+            let dir = match c.shared_dir.clone() {
+                Some(d) => d,
+                None => {
+                    // jobs write there as the worker user: never inside the (0700) data
+                    // directory; the default only serves a cluster whose one node is this host
+                    let d = default_slurm_dir(&config.data_dir);
+                    if let Some(parent) = d.parent() {
+                        use std::os::unix::fs::PermissionsExt;
+                        std::fs::create_dir_all(parent).with_context(|| {
+                            format!("creating the Slurm shared directory {}", d.display())
+                        })?;
+                        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))
+                            .with_context(|| format!("chmod {}", parent.display()))?;
+                    }
+                    d
+                }
+            };
             std::fs::create_dir_all(&dir).with_context(|| {
                 format!("creating the Slurm shared directory {}", dir.display())
             })?;
@@ -135,9 +148,27 @@ fn make_executor(
                 std::path::absolute(&dir)
                     .with_context(|| format!("resolving {}", dir.display()))?,
             );
-            Ok(Arc::new(trainyard_executor::SlurmExecutor::new(c)))
+            Ok(Arc::new(trainyard_executor::SlurmExecutor::new(
+                c,
+                workers.containment(),
+            )))
         }
     }
+}
+
+/// The Slurm executor's shared directory when `[executor.slurm] shared_dir` is not set:
+/// `<temp>/trainyard-slurm-<euid>/<16 hex digits of SHA-256 of the data directory>` (outside the
+/// data directory, which jobs may not enter; stable across restarts).
+fn default_slurm_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    std::env::temp_dir()
+        .join(format!(
+            "trainyard-slurm-{}",
+            rustix::process::geteuid().as_raw()
+        ))
+        .join(tag)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests and

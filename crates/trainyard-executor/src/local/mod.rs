@@ -10,6 +10,8 @@ mod orphans;
 pub(crate) mod sandbox;
 mod wrapper;
 
+pub(crate) use helper::nearest_existing;
+
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -879,67 +881,14 @@ impl LocalExecutor {
         dest_dir: &Path,
         file_names: &[String],
     ) -> std::io::Result<Vec<PathBuf>> {
-        use std::io::{Error, ErrorKind};
-        if file_names.len() != handle.workers as usize {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "{} file names for {} workers",
-                    file_names.len(),
-                    handle.workers
-                ),
-            ));
-        }
-        for name in file_names {
-            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("invalid log file name {name:?}"),
-                ));
-            }
-        }
-        let who = worker_identity(handle.identity)
-            .map_err(|e| Error::new(ErrorKind::PermissionDenied, e))?;
-        let prep = self.prep();
-        let (h, dest, names) = (handle.clone(), dest_dir.to_path_buf(), file_names.to_vec());
-        tokio::task::spawn_blocking(move || {
-            let anchor = helper::nearest_existing(&dest).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("{} has no existing parent", dest.display()),
-                )
-            })?;
-            let rights = helper::Rights {
-                identity: who,
-                roots: &h.allowed_roots,
-                containment: &prep.containment,
-                shell: &prep.shell,
-            };
-            let mut written = Vec::new();
-            for (i, name) in (0..h.workers).zip(&names) {
-                let src = match open_regular(&log_path(&h.log_dir, i)) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
-                helper::run(
-                    &rights,
-                    "log_url",
-                    &anchor,
-                    helper::COPY_SCRIPT,
-                    &[dest.clone().into_os_string(), OsString::from(name)],
-                    Some(src),
-                    Duration::from_secs(300),
-                )
-                .map_err(|e| {
-                    Error::other(format!("copying to {} as the worker: {e}", dest.display()))
-                })?;
-                written.push(dest.join(name));
-            }
-            Ok(written)
-        })
+        copy_logs_with_rights(
+            &self.cfg.containment,
+            &self.cfg.shell,
+            handle,
+            dest_dir,
+            file_names,
+        )
         .await
-        .map_err(Error::other)?
     }
 
     /// Handles of the runs this executor monitors that have not ended yet.
@@ -952,6 +901,81 @@ impl LocalExecutor {
     }
 }
 
+/// Copies each worker's log of an ended run to `dest_dir/<file_names[i]>` (`log_url`) with the
+/// workers' rights (the run's identity, a Landlock domain that may write only beneath
+/// `dest_dir`); the server writes nothing there. Used by every executor whose logs the server
+/// can read (local, and Slurm's on the shared file system). Workers without a log file are
+/// skipped; a name with a path separator, `.` or `..` is refused.
+pub(crate) async fn copy_logs_with_rights(
+    containment: &Containment,
+    shell: &Path,
+    handle: &RunHandle,
+    dest_dir: &Path,
+    file_names: &[String],
+) -> std::io::Result<Vec<PathBuf>> {
+    use std::io::{Error, ErrorKind};
+    if file_names.len() != handle.workers as usize {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} file names for {} workers",
+                file_names.len(),
+                handle.workers
+            ),
+        ));
+    }
+    for name in file_names {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("invalid log file name {name:?}"),
+            ));
+        }
+    }
+    let who =
+        worker_identity(handle.identity).map_err(|e| Error::new(ErrorKind::PermissionDenied, e))?;
+    let (h, dest, names) = (handle.clone(), dest_dir.to_path_buf(), file_names.to_vec());
+    let (containment, shell) = (containment.clone(), shell.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let anchor = helper::nearest_existing(&dest).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("{} has no existing parent", dest.display()),
+            )
+        })?;
+        let rights = helper::Rights {
+            identity: who,
+            roots: &h.allowed_roots,
+            containment: &containment,
+            shell: &shell,
+        };
+        let mut written = Vec::new();
+        for (i, name) in (0..h.workers).zip(&names) {
+            let src = match open_regular(&log_path(&h.log_dir, i)) {
+                Ok(f) => f,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            helper::run(
+                &rights,
+                "log_url",
+                &anchor,
+                helper::COPY_SCRIPT,
+                &[dest.clone().into_os_string(), OsString::from(name)],
+                Some(src),
+                Duration::from_secs(300),
+            )
+            .map_err(|e| {
+                Error::other(format!("copying to {} as the worker: {e}", dest.display()))
+            })?;
+            written.push(dest.join(name));
+        }
+        Ok(written)
+    })
+    .await
+    .map_err(Error::other)?
+}
+
 /// The settings a run's preparation needs (a clone, usable on a blocking thread).
 #[derive(Clone, Debug)]
 struct Prep {
@@ -962,7 +986,7 @@ struct Prep {
 }
 
 /// The identity workers of `spec` run as, refusing root.
-fn worker_identity(
+pub(crate) fn worker_identity(
     spec_identity: Option<WorkerIdentity>,
 ) -> Result<Option<WorkerIdentity>, String> {
     match spec_identity {

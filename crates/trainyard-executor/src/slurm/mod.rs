@@ -34,7 +34,9 @@ use tokio::sync::watch;
 
 use crate::error::{ExecError, Lost, PreflightError, SubmitError};
 use crate::handle::{BackendHandle, RunHandle};
+use crate::local::sandbox::{Access3, Grant, Kind};
 use crate::outcome::RunOutcome;
+use crate::sandbox::{Containment, LandlockMode, WorkerIdentity};
 use crate::spec::{RunSpec, check_run_paths};
 use crate::{BoxFuture, Executor, KnownRuns, Reconciled, Started, worker_env};
 
@@ -62,7 +64,9 @@ pub struct SlurmConfig {
     pub poll_interval_ms: u64,
     /// Directory of the Slurm commands (`sbatch`, `squeue`, ...); `None`: looked up on `PATH`.
     pub bin_dir: Option<PathBuf>,
-    /// `SLURM_CONF` for the commands; `None`: inherited from the server's environment.
+    /// `SLURM_CONF` for the commands; `None`: inherited from the server's environment. (The
+    /// only variable of the server's environment besides the `[sandbox] env_allow` list that a
+    /// job receives, since the Slurm commands inside the batch script need it.)
     pub slurm_conf: Option<PathBuf>,
     /// Job-name prefix (`<prefix>-<job_id>-<version_id>`); it marks this server's jobs, so two
     /// servers on one cluster need different prefixes. `None`: `ty` + a hash of `shared_dir`.
@@ -135,6 +139,9 @@ type Final = (Arc<watch::Sender<View>>, RunHandle, View, Option<JobInfo>);
 
 struct Shared {
     cfg: SlurmConfig,
+    /// The `[sandbox]` rules that carry to Slurm: environment allow-list, protected directories
+    /// (never a version path, never the shared directory), the `log_url` copy helper's policy.
+    containment: Containment,
     shared_dir: PathBuf,
     prefix: String,
     cmds: Commands,
@@ -215,15 +222,17 @@ fn marker_time(path: &Path) -> Option<i64> {
 
 impl SlurmExecutor {
     /// Creates the executor and starts its poller. `shared_dir` must be set (the server fills
-    /// in its default).
-    pub fn new(cfg: SlurmConfig) -> SlurmExecutor {
-        SlurmExecutor::with_base_env(cfg, None)
+    /// in its default). `containment` is the server's `[sandbox]` (its environment allow-list
+    /// and protected directories apply to Slurm jobs too; `docs/security.md`).
+    pub fn new(cfg: SlurmConfig, containment: Containment) -> SlurmExecutor {
+        SlurmExecutor::with_base_env(cfg, containment, None)
     }
 
     /// As [`SlurmExecutor::new`], with the environment workers start from (`None`: the server's
     /// own, read at each submit); for tests.
     pub fn with_base_env(
         cfg: SlurmConfig,
+        containment: Containment,
         base_env: Option<Vec<(OsString, OsString)>>,
     ) -> SlurmExecutor {
         let shared_dir = cfg
@@ -241,6 +250,7 @@ impl SlurmExecutor {
             },
             poll: Duration::from_millis(cfg.poll_interval_ms.max(100)),
             cfg,
+            containment,
             shared_dir,
             prefix,
             base_env,
@@ -326,6 +336,19 @@ impl SlurmExecutor {
                 s.shared_dir.display()
             )
         })?;
+        let real = std::fs::canonicalize(&s.shared_dir).unwrap_or_else(|_| s.shared_dir.clone());
+        for p in &s.containment.protected {
+            let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            if crate::local::sandbox::overlaps(&real, &p) {
+                return Err(format!(
+                    "the Slurm shared directory {} overlaps the server's directory {} \
+                     (jobs write there as the worker user; set [executor.slurm] shared_dir \
+                     outside it)",
+                    real.display(),
+                    p.display()
+                ));
+            }
+        }
         tracing::info!(
             prefix = %s.prefix,
             shared_dir = %s.shared_dir.display(),
@@ -335,15 +358,29 @@ impl SlurmExecutor {
         Ok(())
     }
 
-    /// Path checks only (the program is looked up on the nodes, not here); see
-    /// [`Executor::preflight`].
+    /// Checks the paths of `spec` (they exist; their real paths lie under the run's allowed
+    /// roots and outside the server's protected directories and the shared directory, as for
+    /// the local executor) and its worker identity (never root; one the cluster knows by
+    /// name); the program is looked up on the nodes, not here. See [`Executor::preflight`].
     pub async fn preflight(&self, spec: &RunSpec) -> Result<(), PreflightError> {
-        let (app, boot) = (spec.app_url.clone(), spec.boot_file.clone());
+        let spec = spec.clone();
+        let protected = self.protected();
         tokio::task::spawn_blocking(move || {
-            check_run_paths(app.as_deref(), boot.as_deref()).map_err(PreflightError::image)
+            check_run_paths(spec.app_url.as_deref(), spec.boot_file.as_deref())
+                .map_err(PreflightError::image)?;
+            job_user(spec.identity).map_err(PreflightError::submit)?;
+            check_version_paths(&spec, &protected).map_err(PreflightError::image)
         })
         .await
         .unwrap_or_else(|e| Err(PreflightError::submit(format!("pre-flight failed: {e}"))))
+    }
+
+    /// Directories no version path may overlap: the server's protected ones and the shared
+    /// directory (other versions' scripts and logs).
+    fn protected(&self) -> Vec<PathBuf> {
+        let mut p = self.shared.containment.protected.clone();
+        p.push(self.shared.shared_dir.clone());
+        p
     }
 
     fn handle_for(&self, spec: &RunSpec, slurm_id: u64) -> RunHandle {
@@ -352,6 +389,8 @@ impl SlurmExecutor {
             version_id: spec.version_id,
             log_dir: spec.log_dir.clone(),
             workers: spec.workers.max(1),
+            identity: spec.identity,
+            allowed_roots: spec.allowed_roots.clone(),
             backend: BackendHandle::Slurm {
                 job_id: slurm_id,
                 name: self.name(spec.job_id, spec.version_id),
@@ -410,12 +449,33 @@ impl SlurmExecutor {
                 "Slurm does not answer (the last squeue failed); the version stays waiting",
             ));
         }
+        let who = job_user(spec.identity)
+            .map_err(SubmitError::new)?
+            .map(|(id, _)| id);
+        {
+            // the same rules again at submit, on the real paths as they are now
+            let (sp, protected) = (spec.clone(), self.protected());
+            tokio::task::spawn_blocking(move || check_version_paths(&sp, &protected))
+                .await
+                .map_err(|e| SubmitError::new(e.to_string()))?
+                .map_err(SubmitError::new)?;
+        }
         let dir = spec.log_dir.clone();
         let base = match &s.base_env {
             Some(b) => b.clone(),
             None => std::env::vars_os().collect(),
         };
-        let env = worker_env(base, spec, 0, None);
+        let home = dir.join(script::HOME_DIR);
+        let mut env = worker_env(base, &s.containment.env_allow, spec, 0, None, Some(&home));
+        if let Some(conf) = s
+            .cfg
+            .slurm_conf
+            .clone()
+            .or_else(|| std::env::var_os("SLURM_CONF").map(PathBuf::from))
+        {
+            // srun inside the batch script needs the cluster's configuration
+            env.push(("SLURM_CONF".into(), conf.into_os_string()));
+        }
         let js = JobScript {
             spec,
             name: &name,
@@ -428,13 +488,14 @@ impl SlurmExecutor {
             spread: s.cfg.spread_workers,
             extra: &s.cfg.sbatch_args,
             bin_dir: s.cfg.bin_dir.as_deref(),
+            user: who,
         };
         let script_path = dir.join(SCRIPT);
         let text = js.script();
         let args = js.sbatch_args(&script_path);
         let (d, p, workers) = (dir.clone(), script_path.clone(), spec.workers.max(1));
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&d)?;
+            make_version_dir(&d, who)?;
             // a new submission of this directory: no start or exit of an earlier one counts
             let stale = std::iter::once(d.join(STARTED_MARKER))
                 .chain((0..workers).map(|i| crate::logs::exit_status_path(&d, i)));
@@ -1026,18 +1087,153 @@ impl Shared {
     }
 }
 
-/// A worker's exit recorded by the task wrapper, with the time it was written.
+/// The identity a version's job runs as, with its user name: the spec's (never root; a server
+/// running as root must have one), which Slurm must know by name (`sbatch --uid` refuses a uid
+/// without a passwd entry, so per-project uids need real users on the cluster). `None`: the
+/// server's own user (a server that is not root submits as itself).
+fn job_user(identity: Option<WorkerIdentity>) -> Result<Option<(WorkerIdentity, String)>, String> {
+    let Some(id) = crate::local::worker_identity(identity)? else {
+        return Ok(None);
+    };
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(id.uid)) {
+        Ok(Some(u)) => Ok(Some((id, u.name))),
+        Ok(None) => Err(format!(
+            "the worker uid {} has no passwd entry: Slurm runs jobs only as users it knows \
+             (sbatch --uid); create the user on the server and the nodes, or use one service \
+             user ([sandbox] identity = \"user\")",
+            id.uid
+        )),
+        Err(e) => Err(format!("cannot look up uid {}: {e}", id.uid)),
+    }
+}
+
+/// Checks the version paths of `spec` by their real paths: each lies under one of the run's
+/// allowed roots and overlaps none of `protected` (the same check, `local::sandbox::prepare`,
+/// that the local executor makes before its Landlock rules). Missing `data_url`/`train_url`
+/// are left to the job (`train_url` is made by the batch script, as the worker user).
+fn check_version_paths(spec: &RunSpec, protected: &[PathBuf]) -> Result<(), String> {
+    let version = |field: &'static str, optional: bool| Kind::Version { field, optional };
+    let mut g = Vec::new();
+    if let Some(a) = &spec.app_url {
+        g.push(Grant::new(a, Access3::ReadExec, version("app_url", false)));
+    }
+    if let Some(b) = &spec.boot_file {
+        g.push(Grant::new(
+            b,
+            Access3::Read,
+            version("boot_file_url", false),
+        ));
+    }
+    if let Some(d) = &spec.data_url {
+        g.push(Grant::new(d, Access3::Read, version("data_url", true)));
+    }
+    if let Some(t) = &spec.train_url {
+        let t = Path::new(t);
+        if t.exists() {
+            g.push(Grant::new(
+                t,
+                Access3::ReadWrite,
+                version("train_url", false),
+            ));
+        } else {
+            // made by the batch script: where it will be (the real path of its nearest
+            // existing parent plus the rest) must qualify
+            check_missing_path("train_url", t, &spec.allowed_roots, protected)?;
+        }
+    }
+    crate::local::sandbox::prepare(&g, &spec.allowed_roots, protected, LandlockMode::BestEffort)
+        .map(|_| ())
+}
+
+/// The check of [`check_version_paths`] for a path that does not exist yet: the real path of
+/// its nearest existing parent joined with the remaining components lies under a root and
+/// overlaps no protected directory.
+fn check_missing_path(
+    field: &str,
+    path: &Path,
+    roots: &[PathBuf],
+    protected: &[PathBuf],
+) -> Result<(), String> {
+    let canon = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    let anchor = crate::local::nearest_existing(path)
+        .ok_or_else(|| format!("{field} {} has no existing parent", path.display()))?;
+    let rest = path.strip_prefix(&anchor).unwrap_or(Path::new(""));
+    if rest
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!("{field} {} is not a plain path", path.display()));
+    }
+    let full = canon(&anchor).join(rest);
+    let roots: Vec<PathBuf> = roots.iter().map(canon).collect();
+    if !roots.is_empty() && !roots.iter().any(|r| full.starts_with(r)) {
+        let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+        return Err(format!(
+            "{field} {} resolves to {}, which is outside the allowed roots ({})",
+            path.display(),
+            full.display(),
+            list.join(", ")
+        ));
+    }
+    if let Some(p) = protected
+        .iter()
+        .map(canon)
+        .find(|p| crate::local::sandbox::overlaps(&full, p))
+    {
+        return Err(format!(
+            "{field} {} resolves to {}, which overlaps the server's directory {}",
+            path.display(),
+            full.display(),
+            p.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a version's directory on the shared file system for the job's user: `<shared>/<job>`
+/// traversable only (0711), the version's own directory 0700 and owned by `user` (Slurm opens
+/// the workers' output files there as that user), so other users' jobs cannot read it.
+fn make_version_dir(dir: &Path, user: Option<WorkerIdentity>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(u) = user {
+        std::os::unix::fs::lchown(dir, Some(u.uid), Some(u.gid))?;
+    }
+    Ok(())
+}
+
+/// A worker's exit recorded by the task wrapper, with the time it was written (read without
+/// following a symlink the job may have planted: the directory is the job's).
 fn worker_end(path: &Path) -> Option<(crate::outcome::WorkerExit, std::time::SystemTime)> {
-    let text = std::fs::read_to_string(path).ok()?;
+    use std::io::Read;
+    let mut f = crate::logs::open_regular(path).ok()?;
+    let mut text = String::new();
+    f.by_ref().take(64).read_to_string(&mut text).ok()?;
     let code: i32 = text.trim().parse().ok()?;
-    let at = std::fs::metadata(path).ok()?.modified().ok()?;
+    let at = f.metadata().ok()?.modified().ok()?;
     Some((crate::outcome::WorkerExit::from_wrapper_code(code), at))
 }
 
-/// The last 8 KiB of a file as text (`None` if it cannot be read).
+/// The last 8 KiB of a file as text (`None` if it cannot be read; symlinks are not followed).
 fn tail(path: &Path) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
+    let mut f = crate::logs::open_regular(path).ok()?;
     let len = f.metadata().ok()?.len();
     f.seek(SeekFrom::Start(len.saturating_sub(8192))).ok()?;
     let mut buf = Vec::new();
@@ -1139,6 +1335,23 @@ impl Executor for SlurmExecutor {
     fn forget(&self, handle: &RunHandle) {
         SlurmExecutor::forget(self, handle);
     }
+
+    fn copy_logs<'a>(
+        &'a self,
+        handle: &'a RunHandle,
+        dest_dir: &'a Path,
+        file_names: &'a [String],
+    ) -> BoxFuture<'a, std::io::Result<Vec<PathBuf>>> {
+        // with the worker's rights, on the server's machine (log_url is on the shared file
+        // system too), exactly as the local executor does
+        Box::pin(crate::local::copy_logs_with_rights(
+            &self.shared.containment,
+            Path::new("/bin/sh"),
+            handle,
+            dest_dir,
+            file_names,
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -1188,6 +1401,7 @@ mod tests {
                 poll_interval_ms: 100,
                 ..SlurmConfig::default()
             },
+            Containment::default(),
             Some(vec![]),
         );
         ex.check_ready().await.expect("ready");
@@ -1204,6 +1418,11 @@ mod tests {
             train_url: None,
             log_dir: ex.log_dir(1, 2),
             resources: crate::Resources::default(),
+            // a server running as root submits as an unprivileged user
+            identity: nix::unistd::geteuid()
+                .is_root()
+                .then(|| WorkerIdentity::lookup("nobody", None).expect("nobody")),
+            allowed_roots: vec![],
         };
         std::fs::write(dir.path().join("down"), "").expect("down");
         let e = ex.submit(&spec).await.expect_err("unreachable");
@@ -1215,14 +1434,21 @@ mod tests {
         std::fs::remove_file(dir.path().join("down")).expect("up");
         let t = Instant::now();
         while Executor::health(&ex).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "never asked Slurm again");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "never asked Slurm again"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // the lost sbatch answer is looked for by name before submitting again
         let h = ex.submit(&spec).await.expect("submitted");
         assert_eq!(h.slurm_job_id(), Some(4242));
         let calls = std::fs::read_to_string(dir.path().join("calls")).expect("calls");
-        assert_eq!(calls.lines().filter(|l| *l == "sbatch").count(), 2, "{calls}");
+        assert_eq!(
+            calls.lines().filter(|l| *l == "sbatch").count(),
+            2,
+            "{calls}"
+        );
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub(crate) const STARTED_MARKER: &str = "started";
 pub(crate) const BATCH_LOG: &str = "batch.log";
 /// The batch script file.
 pub(crate) const SCRIPT: &str = "job.sh";
+/// The workers' private directory inside the version's directory (their `HOME` and `TMPDIR`,
+/// made by the batch script as the job's user).
+pub(crate) const HOME_DIR: &str = "home";
 
 /// Variables that differ per worker: set by the task wrapper, never exported by the script.
 const PER_WORKER: [&str; 6] = [
@@ -80,6 +83,9 @@ pub(crate) struct JobScript<'a> {
     pub extra: &'a [String],
     /// The directory of the Slurm commands on the nodes (`None`: `PATH`).
     pub bin_dir: Option<&'a Path>,
+    /// The user and group the job runs as (`sbatch --uid/--gid`, for a server running as
+    /// root); `None`: the submitting user.
+    pub user: Option<crate::WorkerIdentity>,
 }
 
 /// Quotes `s` for a POSIX shell (`'...'`, with `'` as `'\''`).
@@ -152,6 +158,10 @@ impl JobScript<'_> {
             format!("trainyard job {} version {}", s.job_id, s.version_id),
         );
         a.push("--export=NONE".into());
+        if let Some(u) = self.user {
+            opt(&mut a, "--uid", u.uid.to_string());
+            opt(&mut a, "--gid", u.gid.to_string());
+        }
         opt(&mut a, "--chdir", &s.working_dir);
         opt(
             &mut a,
@@ -248,6 +258,11 @@ impl JobScript<'_> {
         }
         // --export=NONE at sbatch sets SLURM_EXPORT_ENV=NONE, which srun would apply to the tasks
         line(&[b"unset SLURM_EXPORT_ENV RANK LOCAL_RANK WORLD_SIZE MASTER_ADDR MASTER_PORT"]);
+        // the private HOME/TMPDIR and a missing train_url are made with the job's own rights
+        line(&[b"[ -z \"${HOME:-}\" ] || mkdir -p -m 700 -- \"$HOME\" 2>/dev/null"]);
+        line(&[
+            b"[ -z \"${TRAIN_URL:-}\" ] || [ -d \"$TRAIN_URL\" ] || mkdir -p -- \"$TRAIN_URL\"",
+        ]);
         if n > 1 {
             line(&[
                 b"first=$(",
@@ -318,6 +333,8 @@ mod tests {
                 memory_gib: Some(2.0),
                 gpus: 0,
             },
+            identity: None,
+            allowed_roots: vec![],
         }
     }
 
@@ -355,6 +372,7 @@ mod tests {
             spread: true,
             extra: &[],
             bin_dir: None,
+            user: None,
         }
     }
 
@@ -540,6 +558,10 @@ mod tests {
         );
         let mut e = env();
         e.retain(|(k, _)| k != "PATH");
+        let home = vdir.join(HOME_DIR);
+        let train = dir.path().join("out/deep");
+        e.push(("HOME".into(), home.clone().into_os_string()));
+        e.push(("TRAIN_URL".into(), train.clone().into_os_string()));
         let mut j = js(&s, &e, Some(2));
         j.dir = &vdir;
         j.bin_dir = Some(&bin);
@@ -555,6 +577,11 @@ mod tests {
             .expect("run");
         assert!(st.success());
         assert!(vdir.join(STARTED_MARKER).exists());
+        // the private HOME (0700) and the missing train_url were made by the script itself
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&home).expect("home").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(train.is_dir());
         let w0 = std::fs::read_to_string(dir.path().join("w0")).expect("w0");
         let w1 = std::fs::read_to_string(dir.path().join("w1")).expect("w1");
         assert_eq!(
@@ -570,5 +597,27 @@ mod tests {
                 std::fs::read_to_string(vdir.join(format!("worker-{i}.exit"))).expect("exit file");
             assert_eq!(exit, "0\n");
         }
+    }
+
+    #[test]
+    fn a_root_server_submits_as_the_worker_identity() {
+        let s = spec(1, RunCommand::Shell("true".into()));
+        let e = env();
+        let mut j = js(&s, &e, None);
+        j.user = Some(crate::WorkerIdentity::new(65534, 65533).expect("identity"));
+        let args = strs(&j.sbatch_args(Path::new("/s/job.sh")));
+        let at = args
+            .iter()
+            .position(|a| a == "--export=NONE")
+            .expect("export");
+        assert_eq!(args[at + 1..at + 3], ["--uid=65534", "--gid=65533"]);
+        // without an identity (a server that is not root) no --uid
+        j.user = None;
+        let args = strs(&j.sbatch_args(Path::new("/s/job.sh")));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.starts_with("--uid") || a.starts_with("--gid"))
+        );
     }
 }

@@ -25,6 +25,7 @@ pub struct App {
     pub dir: tempfile::TempDir,
     server: tempfile::TempDir,
     runs: tempfile::TempDir,
+    shared: tempfile::TempDir,
 }
 
 impl App {
@@ -36,11 +37,22 @@ impl App {
         if let Some(id) = test_identity() {
             std::os::unix::fs::chown(dir.path(), Some(id.uid), Some(id.gid)).expect("chown");
         }
+        let shared = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
         App {
             dir,
             server: tempfile::tempdir().expect("tempdir"),
             runs: tempfile::tempdir().expect("tempdir"),
+            shared,
         }
+    }
+
+    /// A directory for the Slurm executor's job files (0755, outside the app directory: no
+    /// version path may overlap it).
+    #[allow(dead_code)]
+    pub fn shared(&self) -> &Path {
+        self.shared.path()
     }
 
     pub fn path(&self) -> &Path {

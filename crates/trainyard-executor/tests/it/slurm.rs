@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use trainyard_api::status::JobStatus;
 use trainyard_executor::{
-    BackendHandle, ExecError, Executor, KnownRuns, RunHandle, RunSpec, SlurmConfig, SlurmExecutor,
-    Started, WorkerExit, log_path,
+    BackendHandle, Containment, ExecError, Executor, KnownRuns, RunHandle, RunSpec, SlurmConfig,
+    SlurmExecutor, Started, WorkerExit, log_path,
 };
 
 use crate::helpers::App;
@@ -44,7 +44,7 @@ fn unique_prefix(test: &str) -> String {
 
 fn config(dir: &Path, app: &App, test: &str) -> SlurmConfig {
     SlurmConfig {
-        shared_dir: Some(app.path().join("shared")),
+        shared_dir: Some(app.shared().join("jobs")),
         slurm_conf: Some(dir.join("etc/slurm.conf")),
         poll_interval_ms: 300,
         job_name_prefix: Some(unique_prefix(test)),
@@ -53,7 +53,7 @@ fn config(dir: &Path, app: &App, test: &str) -> SlurmConfig {
 }
 
 async fn executor(cfg: SlurmConfig) -> SlurmExecutor {
-    let ex = SlurmExecutor::new(cfg);
+    let ex = SlurmExecutor::new(cfg, Containment::default());
     ex.check_ready().await.expect("the test cluster answers");
     ex
 }
@@ -248,7 +248,7 @@ async fn stop_sends_term_to_a_running_job_and_cancels_a_pending_one() {
     // pending: a job that may not start for an hour
     let mut cfg = config(&dir, &app, "stoppend");
     cfg.sbatch_args = vec!["--begin=now+3600".into()];
-    cfg.shared_dir = Some(app.path().join("shared2"));
+    cfg.shared_dir = Some(app.shared().join("jobs2"));
     let ex2 = executor(cfg).await;
     let s = spec(&ex2, &app, 5, 1, "echo never");
     let h = ex2.submit(&s).await.expect("submit");
@@ -557,4 +557,139 @@ fn unset_cluster_is_a_failure_when_required() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("TRAINYARD_REQUIRE_SLURM=1"), "{text}");
+}
+
+/// Issue 9's rules on Slurm: a root server's job runs as the worker identity (`sbatch --uid`),
+/// its environment is the allow-list (server variables not listed never reach it), `HOME` and
+/// `TMPDIR` are its private directory, its version directory is 0700 and its own, it cannot
+/// read the server's directory, and the `log_url` copy runs with its rights. Paths outside the
+/// allowed roots or inside the server's directory are refused before anything reaches Slurm.
+#[tokio::test]
+async fn jobs_run_contained_as_the_worker_user_with_the_allow_listed_environment() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = cluster() else { return };
+    let app = App::new();
+    let root = rustix::process::geteuid().is_root();
+    // the server's directory as the server keeps its data directory: 0700
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(app.server_dir(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+    }
+    let secret = app.server_dir().join("auth.key");
+    std::fs::write(&secret, "top-secret-key").expect("secret");
+    let cfg = config(&dir, &app, "contain");
+    let prefix = cfg.job_name_prefix.clone().expect("prefix");
+    let base = [
+        ("PATH", "/usr/bin:/bin"),
+        ("MY_DB_PASSWORD", "hunter2"),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+        ("HTTP_PROXY", "http://proxy:3128"),
+        ("HOME", "/root"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.into(), v.into()))
+    .collect();
+    let containment = Containment {
+        env_allow: vec!["HTTP_PROXY".into()],
+        protected: vec![app.server_dir().to_path_buf()],
+        ..Containment::default()
+    };
+    let ex = SlurmExecutor::with_base_env(cfg, containment, Some(base));
+    ex.check_ready().await.expect("the test cluster answers");
+
+    // refused before sbatch: a train_url in the server's directory, a data_url outside the roots
+    let mut bad = spec(&ex, &app, 1, 1, "true");
+    bad.train_url = Some(app.server_dir().join("out").to_string_lossy().into_owned());
+    // even under a root that contains it, the server's directory is never a version path
+    bad.allowed_roots = vec![app.server_dir().parent().expect("parent").to_path_buf()];
+    let e = ex.preflight(&bad).await.expect_err("server directory");
+    assert!(e.reason.contains("train_url"), "{e:?}");
+    assert!(e.reason.contains("server's directory"), "{e:?}");
+    assert!(ex.submit(&bad).await.is_err());
+    let mut bad = spec(&ex, &app, 2, 1, "true");
+    bad.data_url = Some("/etc".into());
+    let e = ex.preflight(&bad).await.expect_err("outside the roots");
+    assert!(
+        e.reason.contains("data_url") && e.reason.contains("outside the allowed roots"),
+        "{e:?}"
+    );
+    assert!(ex.submit(&bad).await.is_err());
+    assert!(squeue_by_name(&dir, &format!("{prefix}-1-1")).is_empty());
+    assert!(squeue_by_name(&dir, &format!("{prefix}-1-2")).is_empty());
+
+    let cmd = format!(
+        "echo uid=$(id -u) home=$HOME tmp=$TMPDIR proxy=${{HTTP_PROXY:-}} pw=${{MY_DB_PASSWORD:-}} ak=${{AWS_ACCESS_KEY_ID:-}}; \
+         echo secret=$(cat '{}' 2>/dev/null); touch \"$HOME/mine\" && echo home-writable",
+        secret.display()
+    );
+    let mut s = spec(&ex, &app, 3, 1, &cmd);
+    s.train_url = Some(app.path().join("out/deep").to_string_lossy().into_owned());
+    ex.preflight(&s).await.expect("preflight");
+    let h = ex.submit(&s).await.expect("submit");
+    let o = bounded(ex.wait(&h)).await.expect("wait");
+    assert!(o.success, "{o:?}");
+    let log = std::fs::read_to_string(log_path(&s.log_dir, 0)).expect("log");
+    let home = s.log_dir.join("home");
+    let want_uid = if root {
+        65534
+    } else {
+        rustix::process::geteuid().as_raw()
+    };
+    assert!(
+        log.starts_with(&format!(
+            "uid={want_uid} home={0} tmp={0} proxy=http://proxy:3128 pw= ak=\n",
+            home.display()
+        )),
+        "{log}"
+    );
+    assert!(log.contains("home-writable"), "{log}");
+    assert!(
+        app.path().join("out/deep").is_dir(),
+        "train_url made by the job"
+    );
+    let meta = std::fs::metadata(&s.log_dir).expect("version dir");
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    if root {
+        assert!(
+            log.contains("secret=\n"),
+            "the job read the server's file: {log}"
+        );
+        assert_eq!(
+            meta.uid(),
+            65534,
+            "the version directory belongs to the job's user"
+        );
+        assert_eq!(
+            std::fs::metadata(app.path().join("out/deep"))
+                .expect("out")
+                .uid(),
+            65534
+        );
+        // the log_url copy runs as the worker: a directory it cannot write gets nothing
+        let locked = app.shared().join("locked");
+        std::fs::create_dir(&locked).expect("mkdir");
+        let mut h2 = h.clone();
+        h2.allowed_roots = vec![app.shared().to_path_buf(), app.path().to_path_buf()];
+        assert!(
+            ex.copy_logs(&h2, &locked, &["w0.log".to_owned()])
+                .await
+                .is_err()
+        );
+        assert!(!locked.join("w0.log").exists());
+    }
+    let dest = app.path().join("copied");
+    let written = ex
+        .copy_logs(&h, &dest, &["w0.log".to_owned()])
+        .await
+        .expect("copy to a place the worker may write");
+    assert_eq!(written, [dest.join("w0.log")]);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("w0.log")).expect("copy"),
+        log
+    );
+    if root {
+        let m = std::fs::metadata(dest.join("w0.log")).expect("copy");
+        assert_eq!(m.uid(), 65534, "written with the worker's rights");
+    }
 }

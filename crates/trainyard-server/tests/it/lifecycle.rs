@@ -685,7 +685,7 @@ fn repo_root() -> std::path::PathBuf {
 /// Whether `python3`, as the workers find it (their user, `PATH`), imports scikit-learn. A root
 /// server's workers run as `nobody`, which cannot use a `python3` under `/root` (pyenv): CI
 /// installs Debian's `python3-sklearn` for them.
-fn workers_python_has_sklearn() -> bool {
+pub(crate) fn workers_python_has_sklearn() -> bool {
     use std::os::unix::process::CommandExt;
     let mut c = std::process::Command::new("sh");
     c.args(["-c", "python3 -c 'import sklearn, joblib'"])

@@ -5,7 +5,7 @@
 //! The outage test stops slurmctld, so every test here holds [`CLUSTER`]: shared by the others,
 //! exclusive for the outage.
 
-use crate::common::TestServer;
+use crate::common::{TestServer, scratch};
 use crate::lifecycle::{create, detail, vpath};
 use crate::logs::sse;
 use serde_json::{Value, json};
@@ -96,7 +96,8 @@ fn squeue(dir: &Path, name: &str) -> Vec<(u64, String)> {
 async fn a_version_on_slurm_runs_logs_streams_and_copies_its_logs() {
     let Some(dir) = cluster() else { return };
     let _shared = CLUSTER.read().await;
-    let tmp = tempfile::tempdir().unwrap();
+    // jobs run as the worker user (nobody when the tests run as root): a directory it may use
+    let tmp = scratch();
     let p = prefix("life");
     let s = TestServer::start(|c| on_slurm(&dir, &tmp.path().join("shared"), &p, c)).await;
     let out = tmp.path().join("copied-logs");
@@ -179,7 +180,8 @@ async fn a_version_on_slurm_runs_logs_streams_and_copies_its_logs() {
 async fn stop_cancels_a_pending_job_and_kills_a_running_one() {
     let Some(dir) = cluster() else { return };
     let _shared = CLUSTER.read().await;
-    let tmp = tempfile::tempdir().unwrap();
+    // jobs run as the worker user (nobody when the tests run as root): a directory it may use
+    let tmp = scratch();
     // pending: Slurm may not start it for an hour
     let p = prefix("pend");
     let s = TestServer::start(|c| {
@@ -229,7 +231,8 @@ async fn stop_cancels_a_pending_job_and_kills_a_running_one() {
 async fn a_partition_that_does_not_exist_is_submit_failed_with_slurms_reason() {
     let Some(dir) = cluster() else { return };
     let _shared = CLUSTER.read().await;
-    let tmp = tempfile::tempdir().unwrap();
+    // jobs run as the worker user (nobody when the tests run as root): a directory it may use
+    let tmp = scratch();
     let p = prefix("nopart");
     let s = TestServer::start(|c| {
         on_slurm(&dir, &tmp.path().join("s"), &p, c);
@@ -252,7 +255,8 @@ async fn a_partition_that_does_not_exist_is_submit_failed_with_slurms_reason() {
 async fn quotas_keep_versions_in_trainyard_until_a_slot_frees() {
     let Some(dir) = cluster() else { return };
     let _shared = CLUSTER.read().await;
-    let tmp = tempfile::tempdir().unwrap();
+    // jobs run as the worker user (nobody when the tests run as root): a directory it may use
+    let tmp = scratch();
     let p = prefix("quota");
     let s = TestServer::start(|c| {
         on_slurm(&dir, &tmp.path().join("s"), &p, c);
@@ -278,7 +282,8 @@ async fn quotas_keep_versions_in_trainyard_until_a_slot_frees() {
 async fn a_job_slurm_does_not_know_is_lost_after_a_restart() {
     let Some(dir) = cluster() else { return };
     let _shared = CLUSTER.read().await;
-    let tmp = tempfile::tempdir().unwrap();
+    // jobs run as the worker user (nobody when the tests run as root): a directory it may use
+    let tmp = scratch();
     let p = prefix("lost");
     let shared = tmp.path().join("s");
     let s = TestServer::start(|c| on_slurm(&dir, &shared, &p, c)).await;
@@ -324,7 +329,8 @@ async fn a_job_slurm_does_not_know_is_lost_after_a_restart() {
 async fn the_server_keeps_answering_while_slurmctld_is_down() {
     let Some(dir) = cluster() else { return };
     let _only = CLUSTER.write().await;
-    let tmp = tempfile::tempdir().unwrap();
+    // jobs run as the worker user (nobody when the tests run as root): a directory it may use
+    let tmp = scratch();
     let p = prefix("outage");
     let s = TestServer::start(|c| on_slurm(&dir, &tmp.path().join("s"), &p, c)).await;
     let (j, v) = create(
@@ -439,22 +445,22 @@ impl Drop for Restart {
 async fn digits_runs_on_slurm_with_two_workers_showing_their_ranks() {
     let Some(dir) = cluster() else { return };
     let _shared = CLUSTER.read().await;
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import sklearn, joblib"])
-        .output()
-        .is_ok_and(|o| o.status.success());
     assert!(
-        ok,
-        "python3 with scikit-learn is needed (pip install scikit-learn)"
+        crate::lifecycle::workers_python_has_sklearn(),
+        "the workers' python3 needs scikit-learn (apt-get install python3-sklearn)"
     );
-    let tmp = tempfile::tempdir().unwrap();
+    // jobs run as the worker user (nobody when the tests run as root): a directory it may use
+    let tmp = scratch();
     let p = prefix("digits");
     let s = TestServer::start(|c| on_slurm(&dir, &tmp.path().join("s"), &p, c)).await;
     let out = tmp.path().join("out");
-    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/digits")
-        .canonicalize()
-        .unwrap();
+    // the example, copied under an allowed root (/tmp) where the workers' user can read it
+    let app = tmp.path().join("digits");
+    std::fs::create_dir(&app).unwrap();
+    for f in ["train.py", "README.md"] {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/digits");
+        std::fs::copy(src.join(f), app.join(f)).unwrap();
+    }
     let body = json!({"job_name": "digits", "config": {
         "worker_server_num": 2, "spec_id": 1, "engine_id": 4,
         "app_url": app.to_str().unwrap(), "boot_file_url": "train.py",

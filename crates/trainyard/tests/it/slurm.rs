@@ -141,7 +141,14 @@ fn sigkill_with_3_running_and_2_pending_slurm_jobs_recovers_each_version_once() 
         ),
     )
     .unwrap();
-    let marker = tmp.path().join("runs.txt");
+    // jobs run as the worker user (nobody when the server is root): they may traverse tmp and
+    // write their marker in a directory of their own
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let marker = out.join("runs.txt");
     let c = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
