@@ -104,7 +104,7 @@ fn request_span(req: &Request) -> tracing::Span {
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api(state.config.max_body_bytes).split_for_parts();
     let doc = crate::openapi::finish(doc);
-    let mut app = Router::new()
+    let app = Router::new()
         .merge(api)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .merge(crate::console::router(
@@ -112,21 +112,26 @@ pub fn router(state: AppState) -> Router {
             std::sync::Arc::new(crate::console::Keys::for_data_dir(&state.config.data_dir)),
         ))
         .fallback(no_such_path)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ));
-    if state.config.metrics != MetricsAccess::Off {
-        app = app.layer(middleware::from_fn(crate::metrics::track));
-    }
+        .method_not_allowed_fallback(method_not_allowed);
+    // One `Router::layer` call with the whole stack: axum wraps (and per request clones) every
+    // route once per `layer` call, so separate calls would cost a boxed clone each.
+    let metrics =
+        (state.config.metrics != MetricsAccess::Off).then_some(crate::metrics::TrackLayer);
     app.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(request_span)
-            .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+            )
+            .option_layer(metrics)
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::authenticate,
+            )),
     )
-    .layer(PropagateRequestIdLayer::x_request_id())
-    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
     .with_state(state)
 }
 

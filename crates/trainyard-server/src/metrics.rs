@@ -28,12 +28,15 @@
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{LazyLock, OnceLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// Counter: requests answered, by `method`, `route` (template) and `status`.
@@ -139,51 +142,126 @@ fn describe() {
     collector.describe();
 }
 
-/// Middleware: counts the request and times it to the response head, labelled with the route
+/// Layer: counts every request and times it to the response head, labelled with the route
 /// template ([`MatchedPath`]), the method and the status. Add it as a router layer so routing
 /// has happened (the template is known).
-pub async fn track(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(req.method());
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let resp = next.run(req).await;
-    let elapsed = start.elapsed().as_secs_f64();
-    let status = resp.status().as_u16();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    // the handles of a (route, method, status) are registered once and then reused: a read
-    // lock and a hash of the route per request, no label allocation, no registry lookup
-    let found = REQUEST_HANDLES
-        .read()
-        .get(route)
-        .and_then(|m| m.get(&(method, status)).cloned());
-    let (counter, histogram) = found.unwrap_or_else(|| {
+///
+/// A plain Tower layer rather than `axum::middleware::from_fn`: no boxed future and no clone of
+/// the inner service per request; and each thread keeps its own map of the registered handles,
+/// so a request takes no lock and touches no shared cache line but the counter and histogram
+/// themselves (see `bench/metrics.sh` for what it costs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrackLayer;
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner }
+    }
+}
+
+/// The service of [`TrackLayer`].
+#[derive(Clone, Debug)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Track<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let start = Instant::now();
+        let method = method_label(req.method());
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        TrackFuture {
+            inner: self.inner.call(req),
+            start,
+            method,
+            route,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Track`]: records the request when the response head is ready.
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        start: Instant,
+        method: &'static str,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = std::task::ready!(this.inner.poll(cx));
+        if let Ok(resp) = &res {
+            let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            record(
+                route,
+                this.method,
+                resp.status().as_u16(),
+                this.start.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(res)
+    }
+}
+
+/// Counts one request and records its latency (seconds). The handles of a (route, method,
+/// status) are registered once per thread and then reused: no label allocation, no registry
+/// lookup, no lock.
+fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
+    REQUEST_HANDLES.with_borrow_mut(|by_route| {
+        if let Some((counter, histogram)) =
+            by_route.get(route).and_then(|m| m.get(&(method, status)))
+        {
+            counter.increment(1);
+            histogram.record(seconds);
+            return;
+        }
         let labels = [
             ("method", method.to_owned()),
             ("route", route.to_owned()),
             ("status", status.to_string()),
         ];
-        let h = (
-            metrics::counter!(HTTP_REQUESTS, &labels),
-            metrics::histogram!(HTTP_DURATION, &labels),
-        );
-        REQUEST_HANDLES
-            .write()
+        let counter = metrics::counter!(HTTP_REQUESTS, &labels);
+        let histogram = metrics::histogram!(HTTP_DURATION, &labels);
+        counter.increment(1);
+        histogram.record(seconds);
+        by_route
             .entry(route.to_owned())
             .or_default()
-            .insert((method, status), h.clone());
-        h
+            .insert((method, status), (counter, histogram));
     });
-    counter.increment(1);
-    histogram.record(elapsed);
-    resp
 }
 
 /// Per route template, per (method, status): the request counter and latency histogram.
 type RequestHandles =
     HashMap<String, HashMap<(&'static str, u16), (metrics::Counter, metrics::Histogram)>>;
 
-static REQUEST_HANDLES: LazyLock<RwLock<RequestHandles>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+thread_local! {
+    /// This thread's registered request handles (the registry hands every thread the same
+    /// underlying counter and histogram for the same labels).
+    static REQUEST_HANDLES: RefCell<RequestHandles> = RefCell::new(HashMap::new());
+}
 
 fn method_label(m: &axum::http::Method) -> &'static str {
     match m.as_str() {
@@ -291,11 +369,85 @@ mod tests {
             install().is_some(),
             "a second install returns the same handle"
         );
-        let names = thread_names();
+        // a new thread names itself once it runs (until then it has its parent's name)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut names = thread_names();
+        while !names.iter().any(|n| n == UPKEEP_THREAD) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            names = thread_names();
+        }
         assert_eq!(
             names.iter().filter(|n| *n == UPKEEP_THREAD).count(),
             1,
             "{names:?}"
         );
+    }
+
+    /// The value of the sample `name{labels}` in a Prometheus text rendering.
+    fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+        let prefix = format!("{name}{{{labels}}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Requests answered on several threads add up in one counter and one histogram per route
+    /// template, method and status (each thread keeps its own handles to the same series).
+    #[test]
+    fn requests_are_counted_by_route_and_status_across_threads() {
+        use axum::routing::get;
+        use tower::ServiceExt;
+        let handle = install().unwrap();
+        let app = axum::Router::new()
+            .route(
+                "/track-test/{id}",
+                get(
+                    |axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                        if id % 4 == 0 {
+                            StatusCode::NOT_FOUND
+                        } else {
+                            StatusCode::OK
+                        }
+                    },
+                ),
+            )
+            .layer(TrackLayer);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for id in 0..200u32 {
+                let app = app.clone();
+                tasks.push(tokio::spawn(async move {
+                    let req = Request::get(format!("/track-test/{id}"))
+                        .body(axum::body::Body::empty())
+                        .unwrap();
+                    app.oneshot(req).await.unwrap().status()
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        let text = handle.render();
+        let labels = |status: &str| {
+            format!("method=\"GET\",route=\"/track-test/{{id}}\",status=\"{status}\"")
+        };
+        // ids 0..200: 50 multiples of 4 (404), 150 others (200)
+        assert_eq!(
+            sample(&text, HTTP_REQUESTS, &labels("200")),
+            Some(150.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, HTTP_REQUESTS, &labels("404")),
+            Some(50.0),
+            "{text}"
+        );
+        let count = format!("{HTTP_DURATION}_count");
+        assert_eq!(sample(&text, &count, &labels("200")), Some(150.0), "{text}");
+        assert_eq!(sample(&text, &count, &labels("404")), Some(50.0), "{text}");
     }
 }
