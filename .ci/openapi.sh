@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-./target/release/trainyard}")
 MAX_EXAMPLES=${OPENAPI_MAX_EXAMPLES:-40}
-MAX_TIME=${OPENAPI_MAX_TIME:-300}
+MAX_TIME=${OPENAPI_MAX_TIME:-240}
 WORK=$(mktemp -d)
 chmod 755 "$WORK"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
