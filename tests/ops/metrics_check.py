@@ -190,6 +190,26 @@ def main():
                    value(m2, "trainyard_versions_running", project=srv.project)),
             expect(value(m2, "trainyard_jobs", status="JOBSTAT_RUNNING") == 0, "running"),
             expect(value(m2, "trainyard_jobs", status="JOBSTAT_KILLED") == 2, "killed")))
+
+        # a second version of the stopped job, run to COMPLETED: the job now shows COMPLETED,
+        # and its KILLED V0001 still counts among the versions
+        st, v2 = srv.api("POST", f"/training-jobs/{job}/versions", {"config": {
+            "pre_version_id": ver, "user_command": "exit 0"}})
+        expect(st == 200, f"new version: {st} {v2}")
+        deadline = time.time() + 30
+        while srv.api("GET", f"/training-jobs/{job}/versions/{v2['version_id']}")[1]["status"] != 10:
+            expect(time.time() < deadline, "the second version did not complete")
+            time.sleep(0.1)
+        m3 = srv.scrape()
+        # versions: 5 imported (3 COMPLETED, 1 FAILED, 1 KILLED), sleeper V0001 KILLED, V0002 COMPLETED
+        res.check("every version by status (not only the latest)", lambda: (
+            expect(value(m3, "trainyard_versions", status="JOBSTAT_COMPLETED") == 4, "completed"),
+            expect(value(m3, "trainyard_versions", status="JOBSTAT_FAILED") == 1, "failed"),
+            expect(value(m3, "trainyard_versions", status="JOBSTAT_KILLED") == 2, "killed"),
+            expect(value(m3, "trainyard_versions", status="JOBSTAT_RUNNING") == 0, "running"),
+            expect(sum(v for (n, _), v in m3.items() if n == "trainyard_versions") == 7, "sum"),
+            expect(value(m3, "trainyard_jobs", status="JOBSTAT_KILLED") == 1, "jobs killed"),
+            expect(sum(v for (n, _), v in m3.items() if n == "trainyard_jobs") == 6, "jobs sum")))
     finally:
         srv.stop()
     res.finish()

@@ -142,7 +142,7 @@ pub fn metrics_router(state: AppState) -> Router {
             "/metrics",
             get(
                 |axum::extract::State(s): axum::extract::State<AppState>| async move {
-                    crate::metrics::render(&s)
+                    crate::metrics::render_blocking(s).await
                 },
             ),
         )

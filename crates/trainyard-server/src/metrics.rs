@@ -19,11 +19,13 @@
 //! | `trainyard_executor_poll_duration_seconds` | histogram | `executor` | one scheduler pass: read the queue, submit what has a slot |
 //! | `trainyard_list_index_jobs` | gauge | | jobs in the list index |
 //! | `trainyard_jobs` | gauge | `status` | jobs by the status of their latest version (what the list shows) |
+//! | `trainyard_versions` | gauge | `status` | every version (all jobs, all projects, not only the latest) by status: one aggregate store query per scrape |
 //! | `trainyard_versions_queued` | gauge | `status` | versions waiting for a slot (1/2/4/7): the queue depth |
 //! | `trainyard_versions_running` | gauge | `project` | versions holding a slot, per project |
 //! | `process_*` | | | CPU seconds, resident memory, open fds, threads, start time (`metrics-process`) |
 //!
-//! Gauges are computed when `/metrics` is scraped, from the index and the supervisor.
+//! Gauges are computed when `/metrics` is scraped, from the index, the supervisor and (for
+//! `trainyard_versions`) the store, on the blocking pool ([`render_blocking`]).
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request};
@@ -53,6 +55,8 @@ pub const EXECUTOR_POLL: &str = "trainyard_executor_poll_duration_seconds";
 pub const LIST_INDEX_JOBS: &str = "trainyard_list_index_jobs";
 /// Gauge: jobs by their latest version's `status` name.
 pub const JOBS_BY_STATUS: &str = "trainyard_jobs";
+/// Gauge: every version by its `status` name (not only the latest of each job).
+pub const VERSIONS_BY_STATUS: &str = "trainyard_versions";
 /// Gauge: versions waiting for a slot, by `status` name.
 pub const VERSIONS_QUEUED: &str = "trainyard_versions_queued";
 /// Gauge: versions holding a slot, by `project`.
@@ -136,6 +140,10 @@ fn describe() {
     );
     describe_gauge!(LIST_INDEX_JOBS, "jobs in the list index");
     describe_gauge!(JOBS_BY_STATUS, "jobs by the status of their latest version");
+    describe_gauge!(
+        VERSIONS_BY_STATUS,
+        "versions of every job by status (not only the latest version)"
+    );
     describe_gauge!(VERSIONS_QUEUED, "versions waiting for a slot, by status");
     describe_gauge!(VERSIONS_RUNNING, "versions holding a slot, by project");
     let collector = PROCESS.get_or_init(metrics_process::Collector::default);
@@ -309,6 +317,16 @@ fn update_gauges(s: &AppState) {
         metrics::gauge!(JOBS_BY_STATUS, "status" => st.name())
             .set(by_status[usize::from(st.code())] as f64);
     }
+    match s.store.version_status_counts() {
+        Ok(counts) => {
+            for st in trainyard_api::status::ALL_STATUSES {
+                let n = counts.iter().find(|(c, _)| *c == st).map_or(0, |(_, n)| *n);
+                metrics::gauge!(VERSIONS_BY_STATUS, "status" => st.name()).set(n as f64);
+            }
+        }
+        // the scrape still answers; the gauge keeps its last values
+        Err(e) => tracing::warn!(error = %e, "versions by status: the store did not answer"),
+    }
     let sched = s.supervisor.stats();
     for st in crate::supervisor::QUEUED_STATUSES {
         let n = sched
@@ -327,6 +345,15 @@ fn update_gauges(s: &AppState) {
         metrics::gauge!(VERSIONS_RUNNING, "project" => p).set(n as f64);
     }
     *seen = now;
+}
+
+/// [`render`] on the blocking pool (the scrape makes one store query): what the `/metrics`
+/// handlers answer.
+pub async fn render_blocking(s: AppState) -> Response {
+    match tokio::task::spawn_blocking(move || render(&s)).await {
+        Ok(resp) => resp,
+        Err(e) => crate::error::HttpError::internal(&e).into_response(),
+    }
 }
 
 /// The Prometheus text format (0.0.4) of every metric; 500 when no recorder could be installed.

@@ -165,6 +165,7 @@ pub(crate) trait Engine: Send + Sync {
     fn version_by_id(&self, version_id: i64) -> Result<(JobRecord, VersionRecord)>;
     fn list_versions(&self, project: &str, job_id: i64) -> Result<(JobRecord, Vec<VersionRecord>)>;
     fn project_job_count(&self, project: &str) -> Result<u64>;
+    fn version_status_counts(&self) -> Result<Vec<(JobStatus, u64)>>;
     fn versions_in(&self, statuses: &[JobStatus]) -> Result<Vec<RunningVersion>>;
     fn list_jobs_sql(
         &self,
@@ -338,6 +339,14 @@ impl Store {
     /// Jobs of a project in all workspaces (O(1)).
     pub fn project_job_count(&self, project: &str) -> Result<u64> {
         self.engine.project_job_count(project)
+    }
+
+    /// How many versions (of every job, every project, not only the latest) are in each
+    /// status: `(status, count)` for the statuses that have at least one version, by status
+    /// code. One aggregate query over the versions table (a scan: call it at scrape intervals,
+    /// not per request). Feeds the `trainyard_versions` gauge of `/metrics` (issue 14).
+    pub fn version_status_counts(&self) -> Result<Vec<(JobStatus, u64)>> {
+        self.engine.version_status_counts()
     }
 
     /// Versions in any of `statuses`, by `version_id` (what the supervisor resumes at start).

@@ -147,5 +147,5 @@ pub async fn metrics(State(s): State<AppState>, req: Request<axum::body::Body>) 
             ));
         }
     }
-    crate::metrics::render(&s)
+    crate::metrics::render_blocking(s).await
 }

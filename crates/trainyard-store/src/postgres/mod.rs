@@ -634,6 +634,20 @@ impl Engine for PgStore {
         project_jobs(&mut *self.conn()?, project)
     }
 
+    fn version_status_counts(&self) -> Result<Vec<(JobStatus, u64)>> {
+        self.conn()?
+            .query(
+                "SELECT status, COUNT(*) FROM versions GROUP BY status ORDER BY status",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let n: i64 = r.try_get(1)?;
+                Ok((status_of(r.try_get(0)?)?, n.max(0) as u64))
+            })
+            .collect()
+    }
+
     fn versions_in(&self, statuses: &[JobStatus]) -> Result<Vec<RunningVersion>> {
         let codes: Vec<i64> = statuses.iter().map(|s| i64::from(s.code())).collect();
         self.conn()?

@@ -159,6 +159,19 @@ impl Engine for SqliteStore {
         project_jobs(&self.read(), project)
     }
 
+    fn version_status_counts(&self) -> Result<Vec<(JobStatus, u64)>> {
+        let conn = self.read();
+        let mut stmt =
+            conn.prepare("SELECT status, COUNT(*) FROM versions GROUP BY status ORDER BY status")?;
+        let rows = stmt
+            .query_map([], |r| Ok((status_col(r, 0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(st, n)| (st, n.max(0) as u64))
+            .collect())
+    }
+
     fn versions_in(&self, statuses: &[JobStatus]) -> Result<Vec<RunningVersion>> {
         let conn = self.read();
         let codes: Vec<String> = statuses.iter().map(|s| s.code().to_string()).collect();

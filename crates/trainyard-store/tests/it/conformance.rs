@@ -45,6 +45,7 @@ macro_rules! store_test_suite {
             racing_writes_to_one_job_keep_the_index_exact,
             ids_are_unique_across_handles,
             versions_in_and_version_lookups,
+            version_status_counts_cover_every_version,
             users_keys_tokens_and_revocation,
             first_project_login_and_projects_of_user,
             sealing_key_check,
@@ -901,6 +902,58 @@ pub fn versions_in_and_version_lookups(h: &Harness) {
     assert_eq!(v.config, new_version(2).config);
     assert_eq!(v.engine, new_version(2).engine);
     assert!(matches!(store.version_by_id(0), Err(StoreError::NotFound)));
+}
+
+/// Counts of every version by status (not only the latest), against counts made by hand.
+pub fn version_status_counts_cover_every_version(h: &Harness) {
+    let store = (h.open)();
+    assert!(store.version_status_counts().unwrap().is_empty());
+    // job a: V1 FAILED, V2 COMPLETED, V3 INIT; job b (another project): V1 RUNNING;
+    // job c: V1 FAILED, then the job is deleted (its version no longer counts)
+    let (a, a1) = store
+        .create_job(&new_job("a", "0"), &new_version(1), 10)
+        .unwrap();
+    let to = |v: i64, st: JobStatus| {
+        let mut up = StatusUpdate::to(st);
+        if st == JobStatus::Running {
+            up.start_time = Some(5);
+        } else {
+            up.end_time = Some(9);
+        }
+        store.update_status(v, &up).unwrap();
+    };
+    to(a1.version_id, JobStatus::Failed);
+    let (_, a2) = store
+        .create_version("p", a.job_id, a1.version_id, &new_version(2))
+        .unwrap();
+    to(a2.version_id, JobStatus::Completed);
+    store
+        .create_version("p", a.job_id, a2.version_id, &new_version(3))
+        .unwrap();
+    let (_, b1) = store
+        .create_job(
+            &NewJob {
+                project_id: "q".into(),
+                ..new_job("b", "0")
+            },
+            &new_version(4),
+            10,
+        )
+        .unwrap();
+    to(b1.version_id, JobStatus::Running);
+    let (c, c1) = store
+        .create_job(&new_job("c", "0"), &new_version(6), 10)
+        .unwrap();
+    to(c1.version_id, JobStatus::Failed);
+    store.delete_job("p", c.job_id).unwrap();
+    let mut want = vec![
+        (JobStatus::Init, 1),
+        (JobStatus::Running, 1),
+        (JobStatus::Completed, 1),
+        (JobStatus::Failed, 1),
+    ];
+    want.sort_by_key(|(st, _)| st.code());
+    assert_eq!(store.version_status_counts().unwrap(), want);
 }
 
 pub fn users_keys_tokens_and_revocation(h: &Harness) {
