@@ -519,9 +519,10 @@ fn postgres_restart_under_load_gives_503s_then_service_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&db, dir.path(), &[]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen_503 = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let loaders: Vec<_> = (0..2)
         .map(|t| {
-            let (base, stop) = (server.base.clone(), stop.clone());
+            let (base, stop, seen_503) = (server.base.clone(), stop.clone(), seen_503.clone());
             std::thread::spawn(move || {
                 let c = client();
                 let (mut acked, mut unavailable) = (Vec::new(), 0u32);
@@ -553,6 +554,7 @@ fn postgres_restart_under_load_gives_503s_then_service_resumes() {
                             assert_eq!(v["is_success"], false);
                             assert_eq!(v["error_code"], "ModelArts.0010");
                             unavailable += 1;
+                            seen_503.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         s => panic!("status {s}: {}", r.text().unwrap_or_default()),
                     }
@@ -564,7 +566,16 @@ fn postgres_restart_under_load_gives_503s_then_service_resumes() {
         .collect();
     std::thread::sleep(Duration::from_secs(1));
     cluster.stop();
-    std::thread::sleep(Duration::from_secs(3));
+    // Down until the loaders have seen a 503 (a request waits up to the pool's 5 s connection
+    // timeout before it is answered 503, so a fixed 3 s outage could end before any answer:
+    // the test failed that way under load), then 1 s more; bounded.
+    let down = Instant::now();
+    while seen_503.load(std::sync::atomic::Ordering::Relaxed) == 0
+        && down.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
     cluster.start_again();
     let back = Instant::now();
     let c = client();
