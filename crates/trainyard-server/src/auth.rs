@@ -13,7 +13,8 @@
 //!   unless the client sent `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`.
 //! - Brute force (issue 9 §2): failed signatures are counted per *client address*
 //!   ([`throttle::SIGNATURE_PER_ADDRESS`]); an address over the limit is answered 429
-//!   `ModelArts.2799` with `Retry-After` before any check, with growing delays. There is no
+//!   `ModelArts.2799` with `Retry-After` before any check (before the body is read), after
+//!   being held in the [`tarpit`], with growing delays. There is no
 //!   per-access-key lockout: a correct signature from another address is always accepted.
 //!   Token requests are throttled per address and per user ([`token`]).
 //! - Then the `{project_id}` path segment must be one of the credential's projects (a token:
@@ -27,6 +28,7 @@
 pub mod body;
 pub mod local;
 pub mod password;
+pub mod tarpit;
 pub mod throttle;
 pub mod token;
 
@@ -143,6 +145,8 @@ pub struct AuthState {
     pub passwords: PasswordChecks,
     /// The budget for bodies read before authentication.
     pub bodies: BodyBudget,
+    /// Holds throttled and busy refusals before their 429 ([`tarpit`]).
+    pub tarpit: tarpit::Tarpit,
     /// Project ids and names seen in paths (names are rewritten to ids before routing).
     projects: parking_lot::RwLock<ProjectNames>,
 }
@@ -187,6 +191,7 @@ impl AuthState {
                 Duration::from_millis(config.unverified_body_wait_ms),
                 Duration::from_millis(config.body_read_timeout_ms),
             ),
+            tarpit: tarpit::Tarpit::new(config.tarpit_max_held, config.tarpit_max_hold_ms),
             projects: parking_lot::RwLock::new(ProjectNames::default()),
         })
     }
@@ -236,6 +241,13 @@ pub fn too_many(wait_ms: i64, message: &str) -> Response {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
     resp
+}
+
+/// [`too_many`] after holding the request in the tarpit for `wait_ms` (at most the
+/// configured hold; at once when the tarpit is full): the answer to a throttled client.
+pub async fn held_too_many(auth: &AuthState, wait_ms: i64, message: &str) -> Response {
+    auth.tarpit.hold(wait_ms).await;
+    too_many(wait_ms, message)
 }
 
 /// The answer to a body that could not be read before authentication.
@@ -478,10 +490,12 @@ async fn signature_principal(
     let wait = state.auth.signature_failures.wait_ms(&client, now);
     if wait > 0 {
         count_failure("throttled_signature");
-        return Err(too_many(
+        return Err(held_too_many(
+            &state.auth,
             wait,
             "too many failed signatures from this address",
-        ));
+        )
+        .await);
     }
     let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
     let value = match (values.next(), values.next()) {

@@ -155,6 +155,12 @@ pub struct ServerConfig {
     /// Nice value (0-19) of the password-check threads (default 10: the API's requests take
     /// the CPU first; 0: password checks compete equally).
     pub password_check_nice: i32,
+    /// Longest hold, ms, of a request that is refused 429 because its client is throttled or
+    /// the password checks are full (default 1000; 0: answer at once): the tarpit
+    /// (`crate::auth::tarpit`, `docs/security.md`).
+    pub tarpit_max_hold_ms: u64,
+    /// Requests held at once by the tarpit (default 512); beyond, the 429 is answered at once.
+    pub tarpit_max_held: usize,
     /// Resource specs (`/job/resource-specs`).
     pub specs: Vec<Spec>,
     /// Engines (`/job/ai-engines`).
@@ -219,6 +225,8 @@ impl Default for ServerConfig {
             password_check_threads: (cpus / 2).max(1) as usize,
             password_check_queue: 64,
             password_check_nice: 10,
+            tarpit_max_hold_ms: crate::auth::tarpit::DEFAULT_MAX_HOLD_MS,
+            tarpit_max_held: crate::auth::tarpit::DEFAULT_MAX_HELD,
             specs: vec![
                 spec(1, "local.cpu.1u", "1", "2", 4),
                 spec(2, "local.cpu.2u", "2", "4", 2),
@@ -269,6 +277,8 @@ impl ServerConfig {
             "password_check_threads",
             "password_check_queue",
             "password_check_nice",
+            "tarpit_max_hold_ms",
+            "tarpit_max_held",
         ]));
         fig = fig.merge(
             Env::prefixed("TRAINYARD_")
@@ -328,6 +338,12 @@ impl ServerConfig {
         }
         if !(0..=19).contains(&self.password_check_nice) {
             return Err("password_check_nice must be 0-19".into());
+        }
+        if self.tarpit_max_hold_ms > 60_000 {
+            return Err(format!(
+                "tarpit_max_hold_ms must be at most 60000, got {}",
+                self.tarpit_max_hold_ms
+            ));
         }
         Ok(())
     }

@@ -47,6 +47,9 @@ pub const HTTP_REQUESTS: &str = "trainyard_http_requests_total";
 pub const HTTP_DURATION: &str = "trainyard_http_request_duration_seconds";
 /// Counter: refused credentials, by `kind`.
 pub const AUTH_FAILURES: &str = "trainyard_auth_failures_total";
+/// Counter: refusals that went through the tarpit (`crate::auth::tarpit`), label `outcome`:
+/// `held` (held before the answer) or `full` (answered at once: `tarpit_max_held` reached).
+pub const TARPIT: &str = "trainyard_auth_tarpit_total";
 /// Counter: history records imported.
 pub const IMPORT_RECORDS: &str = "trainyard_import_records_total";
 /// Histogram (seconds): one scheduler pass over the queue (submits included), by `executor`.
@@ -131,6 +134,10 @@ fn describe() {
     describe_counter!(
         AUTH_FAILURES,
         "requests refused for their credentials, by kind"
+    );
+    describe_counter!(
+        TARPIT,
+        "throttled or busy refusals held before their 429 (held) or answered at once because the tarpit was full (full)"
     );
     describe_counter!(IMPORT_RECORDS, "history records imported");
     describe_histogram!(
@@ -288,6 +295,11 @@ fn method_label(m: &axum::http::Method) -> &'static str {
 /// Counts one refused credential of `kind` (see [`AUTH_FAILURES`]).
 pub fn auth_failure(kind: &'static str) {
     metrics::counter!(AUTH_FAILURES, "kind" => kind).increment(1);
+}
+
+/// Counts one refusal through the tarpit, `outcome` `held` or `full` (see [`TARPIT`]).
+pub fn tarpit(outcome: &'static str) {
+    metrics::counter!(TARPIT, "outcome" => outcome).increment(1);
 }
 
 /// Counts a refused request under its [`AUTH_FAILURES`] kind, if `code` is an authentication

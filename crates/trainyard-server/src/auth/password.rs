@@ -25,6 +25,9 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct PasswordChecks {
     tx: SyncSender<Job>,
     threads: usize,
+    queue: usize,
+    /// Checks sent and not yet started (approximate between the two updates).
+    waiting: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
 }
@@ -49,6 +52,8 @@ impl PasswordChecks {
         Ok(PasswordChecks {
             tx,
             threads,
+            queue,
+            waiting: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(AtomicUsize::new(0)),
             peak: Arc::new(AtomicUsize::new(0)),
         })
@@ -62,7 +67,9 @@ impl PasswordChecks {
     ) -> Result<Option<T>, Busy> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let (running, peak) = (self.running.clone(), self.peak.clone());
+        let waiting = self.waiting.clone();
         let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::AcqRel);
             if reply.is_closed() {
                 return;
             }
@@ -72,11 +79,24 @@ impl PasswordChecks {
             running.fetch_sub(1, Ordering::AcqRel);
             let _ = reply.send(out);
         });
+        self.waiting.fetch_add(1, Ordering::AcqRel);
         match self.tx.try_send(job) {
             Ok(()) => Ok(answer.await.ok()),
-            Err(TrySendError::Full(_)) => Err(Busy),
-            Err(TrySendError::Disconnected(_)) => Ok(None),
+            Err(TrySendError::Full(_)) => {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                Err(Busy)
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                Ok(None)
+            }
         }
+    }
+
+    /// False when the queue looks full (a check sent now would most likely be [`Busy`]): lets
+    /// a login be refused before its store lookup. Advisory; [`PasswordChecks::run`] decides.
+    pub fn has_room(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) < self.queue.max(1)
     }
 
     /// Threads (checks that may run at once).

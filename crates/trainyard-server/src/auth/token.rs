@@ -3,12 +3,15 @@
 //!
 //! A login is checked in this order, cheapest first (issue 9 §2):
 //! 1. the client address's failed logins ([`super::throttle::LOGIN_PER_ADDRESS`]): while it is
-//!    blocked, 429 `ModelArts.2799` with `Retry-After`, before the body is even read;
+//!    blocked, 429 `ModelArts.2799` with `Retry-After`, before the body is even read, after
+//!    holding the request in the [`super::tarpit`] (so a flood gets about one answer per
+//!    connection per hold);
 //! 2. the body (at most [`LOGIN_BODY_BYTES`], read within the unauthenticated-body budget and
 //!    time limit), then the user name's failed logins ([`super::throttle::LOGIN_PER_USER`]; skipped
 //!    for an address this user logged in from recently);
 //! 3. the password, on the bounded low-priority password threads
-//!    ([`super::password::PasswordChecks`]); when their queue is full, 429 at once;
+//!    ([`super::password::PasswordChecks`]); when their queue is full, 429 (held in the tarpit
+//!    for its 1 s `Retry-After` too);
 //! 4. every refusal (unknown user or domain, wrong password, a project the user may not use)
 //!    is the same 401 `IAM.0004` and counts one failure for the address and for the user name.
 
@@ -213,7 +216,7 @@ impl IntoResponse for LoginError {
                 retry_after_ms,
                 message,
             } => too_many(retry_after_ms, message),
-            LoginError::Busy => too_many(1000, MSG_BUSY),
+            LoginError::Busy => too_many(BUSY_RETRY_MS, MSG_BUSY),
             LoginError::Internal(cause) => {
                 crate::error::HttpError::internal(&cause).into_response()
             }
@@ -221,6 +224,21 @@ impl IntoResponse for LoginError {
         }
     }
 }
+
+/// Holds a throttled or busy refusal in the tarpit ([`super::tarpit`]) for its wait, then
+/// returns it.
+async fn held(state: &AppState, e: LoginError) -> LoginError {
+    let wait = match &e {
+        LoginError::Throttled { retry_after_ms, .. } => *retry_after_ms,
+        LoginError::Busy => BUSY_RETRY_MS,
+        _ => 0,
+    };
+    state.auth.tarpit.hold(wait).await;
+    e
+}
+
+/// The `Retry-After` of [`LoginError::Busy`], ms.
+const BUSY_RETRY_MS: i64 = 1000;
 
 /// The client address's wait before a login is considered (step 1 of the module docs).
 fn address_wait(state: &AppState, client: ClientKey, now: i64) -> Result<(), LoginError> {
@@ -246,18 +264,27 @@ pub async fn login(
 ) -> Result<IssuedToken, LoginError> {
     let client = client.key();
     let now = now_ms();
-    address_wait(state, client, now)?;
+    if let Err(e) = address_wait(state, client, now) {
+        return Err(held(state, e).await);
+    }
     let auth = &state.auth;
     let user_key = auth.user_keys.key(&login.user, &login.domain);
     if !auth.trusted.contains(user_key, client, now) {
         let wait = auth.login_failures_by_user.wait_ms(&user_key, now);
         if wait > 0 {
             count_failure("throttled_login");
-            return Err(LoginError::Throttled {
+            let e = LoginError::Throttled {
                 retry_after_ms: wait,
                 message: "too many failed logins for this user",
-            });
+            };
+            return Err(held(state, e).await);
         }
+    }
+    // No room for a password check: refuse before the store lookup (the same answer as a full
+    // queue below, which still decides when this looks fine).
+    if !auth.passwords.has_room() {
+        count_failure("busy");
+        return Err(held(state, LoginError::Busy).await);
     }
     let Login {
         user,
@@ -295,7 +322,7 @@ pub async fn login(
     {
         Err(super::password::Busy) => {
             count_failure("busy");
-            return Err(LoginError::Busy);
+            return Err(held(state, LoginError::Busy).await);
         }
         Ok(None) => return Err(LoginError::Internal("password check failed".into())),
         Ok(Some(v)) => v,
@@ -342,7 +369,7 @@ pub async fn issue_token(
     body: AxumBody,
 ) -> Response {
     if let Err(e) = address_wait(&state, client.key(), now_ms()) {
-        return e.into_response();
+        return held(&state, e).await.into_response();
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)

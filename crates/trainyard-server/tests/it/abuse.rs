@@ -459,6 +459,154 @@ async fn failed_logins_throttle_the_user_but_not_where_it_logged_in() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The tarpit: throttled refusals are held before their 429
+// ---------------------------------------------------------------------------------------------
+
+/// One wrong login from `client` (a user name of its own, so only the address counts); the
+/// answer and the time from sending it to the end of its body.
+async fn wrong_login(
+    s: &AuthServer,
+    client: &reqwest::Client,
+    n: u32,
+) -> (u16, Option<u64>, Duration) {
+    let t0 = Instant::now();
+    let r = s
+        .login_via(
+            client,
+            &format!("guess-{n}"),
+            "d",
+            "nope-nope",
+            json!({"id": PROJECT}),
+        )
+        .await;
+    let status = r.status().as_u16();
+    let after = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let _ = r.bytes().await;
+    (status, after, t0.elapsed())
+}
+
+/// Makes `client`'s address fail its free logins and two more, a spec delay apart, so that it
+/// is blocked for the second delay (`2 × base_delay_ms`) from about now.
+async fn block_twice(s: &AuthServer, client: &reqwest::Client) {
+    let p = trainyard_server::auth::throttle::LOGIN_PER_ADDRESS;
+    for i in 0..=p.free_failures {
+        let (status, _, _) = wrong_login(s, client, i).await;
+        assert_eq!(status, 401, "free failure {i} and the first one beyond");
+    }
+    // The first delay, waited out (as the spec says), then the failure that doubles it.
+    tokio::time::sleep(Duration::from_millis(p.base_delay_ms as u64 + 100)).await;
+    let (status, _, _) = wrong_login(s, client, 1000).await;
+    assert_eq!(status, 401, "the failure after the first delay");
+}
+
+/// A throttled address's next failed login is held before its 429: at least as long as the
+/// block that the server's own `Retry-After` announces (whole seconds rounded up, so more than
+/// `Retry-After - 1` s), up to the configured hold.
+#[tokio::test]
+async fn a_throttled_login_is_held_for_its_retry_after() {
+    let s = start_with_auth(|_| {}).await;
+    let attacker = client_from("127.0.4.1");
+    block_twice(&s, &attacker).await;
+    let (status, after, elapsed) = wrong_login(&s, &attacker, 2000).await;
+    assert_eq!(status, 429);
+    let after = after.expect("Retry-After");
+    assert!(after >= 2, "the doubled delay is announced: {after} s");
+    let cap = s.server.state.auth.tarpit.max_hold();
+    let lower = Duration::from_millis((after - 1) * 1000).min(cap);
+    assert!(
+        elapsed >= lower,
+        "held {elapsed:?}, at least min(Retry-After {after} s - 1 s, hold cap {cap:?})"
+    );
+    assert_eq!(s.server.state.auth.tarpit.held(), 0, "released");
+}
+
+/// While a flood from a throttled address is held, a correct login from another address is
+/// answered (201) before any held request is released.
+#[tokio::test]
+async fn a_correct_login_elsewhere_is_answered_while_a_flood_is_held() {
+    let s = std::sync::Arc::new(start_with_auth(|c| c.tarpit_max_hold_ms = 10_000).await);
+    let attacker = client_from("127.0.5.1");
+    block_twice(&s, &attacker).await;
+    let flood = 32;
+    let mut held = Vec::new();
+    for i in 0..flood {
+        let (s, attacker) = (s.clone(), attacker.clone());
+        held.push(tokio::spawn(async move {
+            wrong_login(&s, &attacker, 3000 + i).await
+        }));
+    }
+    let state = s.server.state.clone();
+    eventually("the flood is held", || {
+        state.auth.tarpit.held() == flood as usize
+    })
+    .await;
+    let r = s
+        .login_via(
+            &client_from("127.0.5.2"),
+            "alice",
+            "alice",
+            ALICE_PASSWORD,
+            json!({"id": PROJECT}),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201);
+    let released = held.iter().filter(|t| t.is_finished()).count();
+    assert_eq!(
+        released, 0,
+        "no held request was answered before the correct login"
+    );
+    for t in held {
+        let (status, _, _) = t.await.unwrap();
+        assert_eq!(status, 429);
+    }
+}
+
+/// At most `tarpit_max_held` requests are held at once; the others are answered 429 at once
+/// (before any held one is released).
+#[tokio::test]
+async fn held_requests_are_bounded() {
+    let cap = 4;
+    let s = std::sync::Arc::new(
+        start_with_auth(|c| {
+            c.tarpit_max_held = cap;
+            c.tarpit_max_hold_ms = 10_000;
+        })
+        .await,
+    );
+    let attacker = client_from("127.0.6.1");
+    block_twice(&s, &attacker).await;
+    let flood = 12;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..flood {
+        let (s, attacker, tx) = (s.clone(), attacker.clone(), tx.clone());
+        tokio::spawn(async move {
+            let _ = tx.send(wrong_login(&s, &attacker, 4000 + i).await);
+        });
+    }
+    drop(tx);
+    let state = s.server.state.clone();
+    // The first flood - cap answers arrive while cap requests are still held.
+    for i in 0..flood as usize - cap {
+        let (status, after, _) = rx.recv().await.unwrap();
+        assert_eq!(status, 429, "answer {i}");
+        assert!(after.unwrap() >= 1);
+    }
+    assert_eq!(state.auth.tarpit.held(), cap, "the rest are held");
+    let mut rest = 0;
+    while let Some((status, _, _)) = rx.recv().await {
+        assert_eq!(status, 429);
+        rest += 1;
+    }
+    assert_eq!(rest, cap);
+    assert_eq!(state.auth.tarpit.peak_held(), cap);
+    assert_eq!(state.auth.tarpit.held(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Signed bodies: checked before reading, read within a server-wide budget and a time limit
 // ---------------------------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ fn start() -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
         .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
         .arg(dir.path())
-        // At most 8 logins wait for the one password thread (the rest are 429 at once), at
+        // At most 8 logins wait for the one password thread (the rest are 429, held a second), at
         // normal priority: the tests share the machine with compilers.
         .args([
             "--password-check-threads",
