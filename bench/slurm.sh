@@ -7,8 +7,11 @@
 # bench/slurm.py (e.g. --n 40 --versions 1000 --window 60 --only latency,poll,list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q --locked -p trainyard
-BIN=$PWD/target/release/trainyard
+# TRAINYARD_BIN: an already built binary to measure (e.g. main's, for a before/after)
+if [ -z "${TRAINYARD_BIN:-}" ]; then
+  cargo build --release -q --locked -p trainyard
+fi
+BIN=${TRAINYARD_BIN:-$PWD/target/release/trainyard}
 W=$(mktemp -d /tmp/ty-slurm-bench.XXXXXX)
 chmod 755 "$W"   # munged wants every directory above its socket a+x
 read -r CTLD SLURMD PORT < <(python3 -c '

@@ -9,7 +9,9 @@
 //!   job-completion log when there is no slurmdbd). Never a call per version, never on a
 //!   request path. Between polls, runs submitted in the last 30 s are watched for their start
 //!   marker file (written by the batch script on the shared file system), so a start is seen
-//!   without asking Slurm.
+//!   without asking Slurm: every 20 ms in the first 5 s after a submit (at most 64 such runs;
+//!   a `stat` each), then every 100 ms. A submit wakes the poller at once, so the marker watch
+//!   of a run submitted to an idle executor does not wait for the next poll.
 //! * **Stop**: `scancel --signal=TERM` (a pending job: `scancel`), then after the grace
 //!   `scancel --signal=KILL --full`; returns when the poller has seen the job end.
 //! * **Recovery**: [`SlurmExecutor::adopt`] takes any stored handle (the poller then finds the
@@ -100,6 +102,15 @@ impl Default for SlurmConfig {
 const MARKER_WATCH: Duration = Duration::from_secs(30);
 /// How often the start markers of recent submissions are checked.
 const MARKER_TICK: Duration = Duration::from_millis(100);
+/// Runs submitted this recently have their start marker checked every [`FAST_MARKER_TICK`]:
+/// Slurm starts most jobs on an idle cluster within its ~1 s scheduling cycle, and a start seen
+/// 100 ms late would be most of trainyard's own share of create → RUNNING.
+const FAST_MARKER_WATCH: Duration = Duration::from_secs(5);
+/// The marker check interval for runs younger than [`FAST_MARKER_WATCH`].
+const FAST_MARKER_TICK: Duration = Duration::from_millis(20);
+/// At most this many runs are watched at [`FAST_MARKER_TICK`]; beyond it (a burst of submits),
+/// all recent runs are checked every [`MARKER_TICK`], so a tick stays a few hundred `stat`s.
+const FAST_MARKER_MAX: usize = 64;
 /// Consecutive polls (both sources answering) that must miss a job before it is lost.
 const LOST_AFTER_MISSES: u32 = 2;
 
@@ -159,6 +170,8 @@ struct Shared {
     reachable: AtomicBool,
     /// Why the last poll failed, while it fails.
     last_error: Mutex<Option<String>>,
+    /// Wakes the poller: a new run to watch (its start marker is checked from then on).
+    wake: Arc<tokio::sync::Notify>,
     /// 0: sacct source not chosen yet, 1: accounting database, 2: `sacct -c` (job completion log).
     sacct_mode: AtomicU8,
 }
@@ -260,9 +273,10 @@ impl SlurmExecutor {
             nodes: AtomicU32::new(0),
             reachable: AtomicBool::new(true),
             last_error: Mutex::new(None),
+            wake: Arc::new(tokio::sync::Notify::new()),
             sacct_mode: AtomicU8::new(0),
         });
-        let task = tokio::spawn(poller(Arc::downgrade(&shared)));
+        let task = tokio::spawn(poller(Arc::downgrade(&shared), shared.wake.clone()));
         SlurmExecutor {
             shared,
             poller: task.abort_handle(),
@@ -829,6 +843,8 @@ impl Shared {
                 misses: 0,
             },
         );
+        drop(runs);
+        self.wake.notify_one();
     }
 
     /// One poll: one squeue for every tracked job, one sacct for those squeue no longer has.
@@ -1070,20 +1086,33 @@ impl Shared {
     }
 
     /// Between polls: runs submitted in the last [`MARKER_WATCH`] whose start marker appeared.
-    fn check_markers(&self) -> bool {
-        let mut pending_recent = false;
+    /// Returns when to look again: `None` when no recent run is still unstarted,
+    /// [`FAST_MARKER_TICK`] while a few runs are younger than [`FAST_MARKER_WATCH`], else
+    /// [`MARKER_TICK`].
+    fn check_markers(&self) -> Option<Duration> {
+        let (mut recent, mut fresh) = (0usize, 0usize);
         let runs = self.lock();
         for r in runs.values() {
-            let v = r.view.borrow().clone();
-            if v.start.is_some() || v.end.is_some() || r.registered.elapsed() > MARKER_WATCH {
+            let age = r.registered.elapsed();
+            if age > MARKER_WATCH {
                 continue;
             }
-            pending_recent = true;
+            {
+                let v = r.view.borrow();
+                if v.start.is_some() || v.end.is_some() {
+                    continue;
+                }
+            }
             if let Some(t) = marker_time(&r.marker()) {
                 r.view.send_modify(|v| v.start = Some(t));
+                continue;
+            }
+            recent += 1;
+            if age <= FAST_MARKER_WATCH {
+                fresh += 1;
             }
         }
-        pending_recent
+        marker_tick(recent, fresh)
     }
 }
 
@@ -1241,9 +1270,20 @@ fn tail(path: &Path) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
+/// How long until the next marker check: `recent` unstarted runs younger than
+/// [`MARKER_WATCH`], `fresh` of them younger than [`FAST_MARKER_WATCH`].
+fn marker_tick(recent: usize, fresh: usize) -> Option<Duration> {
+    match (recent, fresh) {
+        (0, _) => None,
+        (_, 1..=FAST_MARKER_MAX) => Some(FAST_MARKER_TICK),
+        _ => Some(MARKER_TICK),
+    }
+}
+
 /// The poller task: [`Shared::poll_once`] every poll interval, start markers of recent
-/// submissions every [`MARKER_TICK`]. Ends when the executor is dropped.
-async fn poller(shared: std::sync::Weak<Shared>) {
+/// submissions every [`FAST_MARKER_TICK`] or [`MARKER_TICK`] ([`marker_tick`]); a submit
+/// (`wake`) starts the marker watch at once. Ends when the executor is dropped.
+async fn poller(shared: std::sync::Weak<Shared>, wake: Arc<tokio::sync::Notify>) {
     let mut next_poll = tokio::time::Instant::now();
     loop {
         let Some(s) = shared.upgrade() else {
@@ -1254,14 +1294,15 @@ async fn poller(shared: std::sync::Weak<Shared>) {
             s.poll_once().await;
             next_poll = tokio::time::Instant::now() + s.poll;
         }
-        let recent = s.check_markers();
-        let wake = if recent {
-            next_poll.min(tokio::time::Instant::now() + MARKER_TICK)
-        } else {
-            next_poll
+        let until = match s.check_markers() {
+            Some(tick) => next_poll.min(tokio::time::Instant::now() + tick),
+            None => next_poll,
         };
         drop(s);
-        tokio::time::sleep_until(wake).await;
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = wake.notified() => {}
+        }
     }
 }
 
@@ -1449,6 +1490,63 @@ mod tests {
             2,
             "{calls}"
         );
+    }
+
+    /// A submit to an idle executor wakes the poller: the start marker is seen without waiting
+    /// for the next poll (regression: with nothing to watch, the poller slept a whole poll
+    /// interval, and a run submitted meanwhile was seen starting only at the next poll; here the
+    /// interval is 10 minutes, so the old poller would not see it within the 60 s allowed).
+    #[tokio::test]
+    async fn a_start_marker_is_seen_without_waiting_for_the_next_poll() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = fake_slurm(dir.path());
+        let ex = SlurmExecutor::with_base_env(
+            SlurmConfig {
+                bin_dir: Some(bin),
+                shared_dir: Some(dir.path().join("shared")),
+                poll_interval_ms: 600_000,
+                ..SlurmConfig::default()
+            },
+            Containment::default(),
+            Some(vec![]),
+        );
+        ex.check_ready().await.expect("ready");
+        // let the poller make its first pass and go to sleep for the interval
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let spec = RunSpec {
+            job_id: 3,
+            version_id: 4,
+            workers: 1,
+            command: crate::RunCommand::Shell("true".into()),
+            working_dir: dir.path().to_path_buf(),
+            app_url: None,
+            boot_file: None,
+            env: vec![],
+            data_url: None,
+            train_url: None,
+            log_dir: ex.log_dir(3, 4),
+            resources: crate::Resources::default(),
+            identity: nix::unistd::geteuid()
+                .is_root()
+                .then(|| WorkerIdentity::lookup("nobody", None).expect("nobody")),
+            allowed_roots: vec![],
+        };
+        let h = ex.submit(&spec).await.expect("submitted");
+        // what the batch script's first line does on the node
+        std::fs::write(spec.log_dir.join(STARTED_MARKER), "").expect("marker");
+        let started = tokio::time::timeout(Duration::from_secs(60), ex.started(&h))
+            .await
+            .expect("the start marker was not seen before the next poll");
+        assert!(started.is_ok(), "{started:?}");
+    }
+
+    #[test]
+    fn marker_checks_are_fast_for_a_few_fresh_runs_only() {
+        assert_eq!(marker_tick(0, 0), None);
+        assert_eq!(marker_tick(3, 0), Some(MARKER_TICK));
+        assert_eq!(marker_tick(3, 1), Some(FAST_MARKER_TICK));
+        assert_eq!(marker_tick(100, FAST_MARKER_MAX), Some(FAST_MARKER_TICK));
+        assert_eq!(marker_tick(100, FAST_MARKER_MAX + 1), Some(MARKER_TICK));
     }
 
     #[test]
