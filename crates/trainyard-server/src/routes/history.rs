@@ -29,43 +29,47 @@ pub fn parse_ndjson(body: &[u8]) -> Result<Vec<HistoryRecord>, ApiError> {
             "the body holds no record (one JSON object per line)",
         ));
     }
-    let mut records = Vec::new();
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    let mut records = Vec::with_capacity(text.len() / 200 + 1);
     for (i, line) in text.split('\n').enumerate() {
         let n = i + 1;
         if n > MAX_RECORDS {
+            duplicates(&records)?;
             return Err(ApiError::invalid(format!(
                 "an import holds at most {MAX_RECORDS} records (line {n})"
             )));
         }
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let obj = match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(m)) => m,
-            _ => {
-                return Err(ApiError::invalid(format!(
-                    "line {n}: not a JSON object (record)"
-                )));
+        match HistoryRecord::from_line(line) {
+            Ok(rec) => records.push(rec),
+            Err(e) => {
+                // a repeated name on an earlier line is reported first, as it comes first
+                duplicates(&records)?;
+                return Err(ApiError::new(e.code, format!("line {n}: {}", e.message)));
             }
-        };
-        let rec = HistoryRecord::from_json(&obj)
-            .map_err(|e| ApiError::new(e.code, format!("line {n}: {}", e.message)))?;
-        let key = (
-            rec.workspace_id.as_str().to_owned(),
-            rec.job_name.as_str().to_owned(),
-        );
-        if let Some(first) = seen.get(&key) {
+        }
+    }
+    duplicates(&records)?;
+    Ok(records)
+}
+
+/// The first record whose (workspace, job name) repeats an earlier record's: 400
+/// `DuplicateJobName` naming both lines. One hash set of borrowed names (no copy per record).
+fn duplicates(records: &[HistoryRecord]) -> Result<(), ApiError> {
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
+    for (i, rec) in records.iter().enumerate() {
+        let key = (rec.workspace_id.as_str(), rec.job_name.as_str());
+        if let Some(first) = seen.insert(key, i + 1) {
             return Err(ApiError::new(
                 ErrorCode::DuplicateJobName,
                 format!(
-                    "line {n}: job_name {:?} repeats line {first} of this import",
+                    "line {}: job_name {:?} repeats line {first} of this import",
+                    i + 1,
                     rec.job_name.as_str()
                 ),
             ));
         }
-        seen.insert(key, n);
-        records.push(rec);
     }
-    Ok(records)
+    Ok(())
 }
 
 /// Imports the records; job ids follow line order.
