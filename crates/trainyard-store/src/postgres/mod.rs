@@ -215,9 +215,13 @@ impl PgStore {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction()?;
         let (value, mut op) = f(&mut tx)?;
-        tx.execute(
+        // statements with typed parameters (`*_typed`) are one round trip each: no prepare
+        tx.execute_typed(
             "SELECT pg_advisory_xact_lock($1, $2)",
-            &[&self.lock_space, &LOCK_COMMIT_ORDER],
+            &[
+                (&self.lock_space, Type::INT4),
+                (&LOCK_COMMIT_ORDER, Type::INT4),
+            ],
         )?;
         // Read the list row again now that no other list-changing write can commit before
         // this one: a row read earlier may miss a write (of another row of the same job, e.g.
@@ -227,8 +231,9 @@ impl PgStore {
         }
         let tag = self.next_tag();
         let (kind, project, workspace, job_id, last_job_id) = tail::describe(&op);
+        let tag = tag as i64;
         let seq: i64 = tx
-            .query_one(
+            .query_typed_one(
                 "WITH c AS (
                     INSERT INTO change_log (seq, tag, kind, project_id, workspace_id, job_id, last_job_id, committed_at)
                     SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5, $6,
@@ -237,18 +242,18 @@ impl PgStore {
                     RETURNING seq)
                  SELECT seq, pg_notify($7, '')::TEXT FROM c",
                 &[
-                    &(tag as i64),
-                    &kind,
-                    &project,
-                    &workspace,
-                    &job_id,
-                    &last_job_id,
-                    &self.shared.channel,
+                    (&tag, Type::INT8),
+                    (&kind, Type::INT2),
+                    (&project, Type::TEXT),
+                    (&workspace, Type::TEXT),
+                    (&job_id, Type::INT8),
+                    (&last_job_id, Type::INT8),
+                    (&self.shared.channel, Type::TEXT),
                 ],
             )?
             .try_get(0)?;
         let seq = seq as u64;
-        self.feed.register_own(seq, tag, op);
+        self.feed.register_own(seq, tag as u64, op);
         let delay = self
             .commit_delay_ms
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -349,16 +354,24 @@ fn status_of(code: i64) -> Result<JobStatus> {
 }
 
 fn job_from_row(r: &postgres::Row) -> Result<JobRecord> {
+    job_from_row_at(r, 0)
+}
+
+/// Columns in [`VERSION_COLUMNS`].
+const VERSION_COLUMN_COUNT: usize = 26;
+
+/// A job from [`JOB_COLUMNS`] starting at column `at`.
+fn job_from_row_at(r: &postgres::Row, at: usize) -> Result<JobRecord> {
     Ok(JobRecord {
-        job_id: r.try_get(0)?,
-        project_id: r.try_get(1)?,
-        workspace_id: r.try_get(2)?,
-        job_name: r.try_get(3)?,
-        job_desc: r.try_get(4)?,
-        version_count: r.try_get(5)?,
-        latest_version_id: r.try_get(6)?,
-        next_version_no: r.try_get(7)?,
-        created_at: r.try_get(8)?,
+        job_id: r.try_get(at)?,
+        project_id: r.try_get(at + 1)?,
+        workspace_id: r.try_get(at + 2)?,
+        job_name: r.try_get(at + 3)?,
+        job_desc: r.try_get(at + 4)?,
+        version_count: r.try_get(at + 5)?,
+        latest_version_id: r.try_get(at + 6)?,
+        next_version_no: r.try_get(at + 7)?,
+        created_at: r.try_get(at + 8)?,
     })
 }
 
@@ -461,9 +474,9 @@ fn job_versions(c: &mut impl GenericClient, job_id: i64) -> Result<Vec<VersionRe
 }
 
 fn job_row(c: &mut impl GenericClient, job_id: i64) -> Result<Row> {
-    let r = c.query_one(
+    let r = c.query_typed_one(
         &format!("SELECT {ROW_COLUMNS} {ROW_FROM} WHERE j.job_id = $1"),
-        &[&job_id],
+        &[(&job_id, Type::INT8)],
     )?;
     row_from(&r, 0)
 }
@@ -483,11 +496,11 @@ fn project_jobs(c: &mut impl GenericClient, project: &str) -> Result<u64> {
 /// count.
 fn add_project_jobs(c: &mut impl GenericClient, project: &str, delta: i64) -> Result<u64> {
     let n: i64 = c
-        .query_one(
+        .query_typed_one(
             "INSERT INTO project_job_counts (project_id, jobs) VALUES ($1, $2)
              ON CONFLICT (project_id) DO UPDATE SET jobs = project_job_counts.jobs + $2
              RETURNING jobs",
-            &[&project, &delta],
+            &[(&project, Type::TEXT), (&delta, Type::INT8)],
         )?
         .try_get(0)?;
     Ok(n.max(0) as u64)
@@ -495,11 +508,27 @@ fn add_project_jobs(c: &mut impl GenericClient, project: &str, delta: i64) -> Re
 
 /// Takes `n` consecutive ids of `name` (`jobs` or `versions`); returns the first.
 fn take_ids(c: &mut impl GenericClient, name: &str, n: i64) -> Result<i64> {
-    Ok(c.query_one(
+    Ok(c.query_typed_one(
         "UPDATE id_counters SET next = next + $2 WHERE name = $1 RETURNING next - $2",
-        &[&name, &n],
+        &[(&name, Type::TEXT), (&n, Type::INT8)],
     )?
     .try_get(0)?)
+}
+
+/// Takes `jobs` consecutive job ids and `versions` consecutive version ids in one statement
+/// (one round trip); returns the first of each.
+fn take_job_and_version_ids(
+    c: &mut impl GenericClient,
+    jobs: i64,
+    versions: i64,
+) -> Result<(i64, i64)> {
+    let r = c.query_typed_one(
+        "WITH j AS (UPDATE id_counters SET next = next + $1 WHERE name = 'jobs' RETURNING next - $1 AS first),
+              v AS (UPDATE id_counters SET next = next + $2 WHERE name = 'versions' RETURNING next - $2 AS first)
+         SELECT j.first, v.first FROM j, v",
+        &[(&jobs, Type::INT8), (&versions, Type::INT8)],
+    )?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
 }
 
 fn upsert(job: &JobRecord, row: Row) -> IndexOp {
@@ -523,9 +552,42 @@ fn read_new_version(
     job_id: i64,
     version_id: i64,
 ) -> Result<((JobRecord, VersionRecord), IndexOp)> {
-    let job = get_job_any(tx, job_id)?;
-    let v = get_version(tx, version_id)?.ok_or(StoreError::NotFound)?;
-    let op = upsert(&job, job_row(tx, job_id)?);
+    // one round trip for both; the list row is filled in by `write`, which reads it again
+    // under the commit-order lock anyway
+    let cols = VERSION_COLUMNS
+        .split(", ")
+        .map(|c| format!("v.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let jcols = JOB_COLUMNS
+        .split(", ")
+        .map(|c| format!("j.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let r = tx
+        .query_typed_opt(
+            &format!(
+                "SELECT {cols}, {jcols} FROM versions v JOIN jobs j ON j.job_id = v.job_id
+                 WHERE v.version_id = $1 AND v.job_id = $2"
+            ),
+            &[(&version_id, Type::INT8), (&job_id, Type::INT8)],
+        )?
+        .ok_or(StoreError::NotFound)?;
+    let v = version_from_row(&r)?;
+    let job = job_from_row_at(&r, VERSION_COLUMN_COUNT)?;
+    let row = Row {
+        job_id,
+        job_name: job.job_name.clone(),
+        job_desc: job.job_desc.clone(),
+        version_id,
+        status: v.status,
+        create_time: v.create_time,
+        start_time: v.start_time,
+        duration: v.duration,
+        version_count: job.version_count,
+        engine_type: v.engine.as_ref().map_or(0, |e| e.engine_type),
+    };
+    let op = upsert(&job, row);
     Ok(((job, v), op))
 }
 
@@ -544,31 +606,31 @@ fn insert_version(
     let engine_name = v.engine.as_ref().map_or("", |e| e.engine_name.as_str());
     let engine_version = v.engine.as_ref().map_or("", |e| e.engine_version.as_str());
     let workers = v.config.worker_server_num.unwrap_or(1);
-    tx.execute(
+    tx.execute_typed(
         "INSERT INTO versions (version_id, job_id, version_no, pre_version_id, version_desc, status, create_time,
             engine_id, engine_type, engine_name, engine_version, spec_id, spec_code, core, cpu, gpu_num, gpu_type,
             worker_server_num, config)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         &[
-            &version_id,
-            &job_id,
-            &no,
-            &pre,
-            &v.version_desc,
-            &status,
-            &v.create_time,
-            &engine_id,
-            &engine_type,
-            &engine_name,
-            &engine_version,
-            &v.spec.spec_id,
-            &v.spec.spec_code,
-            &v.spec.core,
-            &v.spec.cpu,
-            &v.spec.gpu_num,
-            &v.spec.gpu_type,
-            &workers,
-            &config,
+            (&version_id, Type::INT8),
+            (&job_id, Type::INT8),
+            (&no, Type::INT8),
+            (&pre, Type::INT8),
+            (&v.version_desc, Type::TEXT),
+            (&status, Type::INT8),
+            (&v.create_time, Type::INT8),
+            (&engine_id, Type::INT8),
+            (&engine_type, Type::INT8),
+            (&engine_name, Type::TEXT),
+            (&engine_version, Type::TEXT),
+            (&v.spec.spec_id, Type::INT8),
+            (&v.spec.spec_code, Type::TEXT),
+            (&v.spec.core, Type::TEXT),
+            (&v.spec.cpu, Type::TEXT),
+            (&v.spec.gpu_num, Type::INT8),
+            (&v.spec.gpu_type, Type::TEXT),
+            (&workers, Type::INT8),
+            (&config, Type::TEXT),
         ],
     )?;
     Ok(())
@@ -800,12 +862,21 @@ impl Engine for PgStore {
             if add_project_jobs(tx, &new.project_id, 1)? > max_jobs {
                 return Err(StoreError::QuotaExceeded { max_jobs });
             }
-            let job_id = take_ids(tx, "jobs", 1)?;
-            let version_id = take_ids(tx, "versions", 1)?;
-            let inserted = tx.execute(
+            let (job_id, version_id) = take_job_and_version_ids(tx, 1, 1)?;
+            let folded = search_fold(&new.job_name);
+            let inserted = tx.execute_typed(
                 "INSERT INTO jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc, version_count, latest_version_id, next_version_no, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 1, $7, 2, $8)",
-                &[&job_id, &new.project_id, &new.workspace_id, &new.job_name, &search_fold(&new.job_name), &new.job_desc, &version_id, &version.create_time],
+                &[
+                    (&job_id, Type::INT8),
+                    (&new.project_id, Type::TEXT),
+                    (&new.workspace_id, Type::TEXT),
+                    (&new.job_name, Type::TEXT),
+                    (&folded, Type::TEXT),
+                    (&new.job_desc, Type::TEXT),
+                    (&version_id, Type::INT8),
+                    (&version.create_time, Type::INT8),
+                ],
             );
             match inserted {
                 Err(e) if is_unique_violation(&e) => {
@@ -1023,8 +1094,7 @@ impl Engine for PgStore {
                 }
                 return Err(StoreError::QuotaExceeded { max_jobs });
             }
-            let first_job = take_ids(tx, "jobs", n)?;
-            let first_version = take_ids(tx, "versions", n)?;
+            let (first_job, first_version) = take_job_and_version_ids(tx, n, n)?;
             copy_import(tx, project, records, first_job, first_version)?;
             let rows = records
                 .iter()
