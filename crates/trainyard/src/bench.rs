@@ -12,6 +12,7 @@
 
 mod abuse;
 mod console;
+mod create;
 mod replicas;
 
 use crate::traces;
@@ -55,6 +56,11 @@ enum BenchCmd {
     ///
     /// Example: `trainyard bench replicas --database postgres://127.0.0.1/bench`
     Replicas(replicas::ReplicasArgs),
+    /// Create latency on an idle server (one create at a time, each job ended before the
+    /// next), on SQLite and optionally PostgreSQL in the same run.
+    ///
+    /// Example: `trainyard bench create --creates 1000 --database postgres://127.0.0.1/bench`
+    Create(create::CreateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +130,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCmd::Console(c) => console::run(c).await,
         BenchCmd::Abuse(a) => abuse::run(a).await,
         BenchCmd::Replicas(r) => replicas::run(r).await,
+        BenchCmd::Create(c) => create::run(c).await,
     }
 }
 
