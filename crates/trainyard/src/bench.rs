@@ -311,7 +311,7 @@ impl Ctx {
             self.get(&pairs).await?;
         }
         let reps = if first > Duration::from_millis(5) {
-            ((3000.0 / ms(first).max(1.0)) as usize).clamp(20, self.reps)
+            ((3000.0 / ms(first).max(1.0)) as usize).clamp(20.min(self.reps), self.reps)
         } else {
             self.reps
         };
