@@ -11,7 +11,11 @@
 //!   marker file (written by the batch script on the shared file system), so a start is seen
 //!   without asking Slurm: every 20 ms in the first 5 s after a submit (at most 64 such runs;
 //!   a `stat` each), then every 100 ms. A submit wakes the poller at once, so the marker watch
-//!   of a run submitted to an idle executor does not wait for the next poll.
+//!   of a run submitted to an idle executor does not wait for the next poll. In the first 2 s
+//!   after a submit, unstarted runs (at most 64) are also asked about with one `squeue` for all
+//!   of them every 100 ms, so Slurm's RUNNING is seen as soon as a user's `squeue` would see it
+//!   (the batch script may start a second or more after that): at most 20 extra calls after
+//!   a burst of submits, none while nothing was submitted lately.
 //! * **Stop**: `scancel --signal=TERM` (a pending job: `scancel`), then after the grace
 //!   `scancel --signal=KILL --full`; returns when the poller has seen the job end.
 //! * **Recovery**: [`SlurmExecutor::adopt`] takes any stored handle (the poller then finds the
@@ -111,6 +115,12 @@ const FAST_MARKER_TICK: Duration = Duration::from_millis(20);
 /// At most this many runs are watched at [`FAST_MARKER_TICK`]; beyond it (a burst of submits),
 /// all recent runs are checked every [`MARKER_TICK`], so a tick stays a few hundred `stat`s.
 const FAST_MARKER_MAX: usize = 64;
+/// Runs submitted this recently and not started yet are asked about with their own `squeue`
+/// every [`FRESH_SQUEUE_EVERY`] (at most [`FAST_MARKER_MAX`] of them, the youngest): slurmctld
+/// starts jobs from a ~1 s cycle, so most jobs on an idle cluster start within this window.
+const FRESH_SQUEUE_WATCH: Duration = Duration::from_secs(2);
+/// How often the runs younger than [`FRESH_SQUEUE_WATCH`] are asked about.
+const FRESH_SQUEUE_EVERY: Duration = Duration::from_millis(100);
 /// Consecutive polls (both sources answering) that must miss a job before it is lost.
 const LOST_AFTER_MISSES: u32 = 2;
 
@@ -1086,11 +1096,13 @@ impl Shared {
     }
 
     /// Between polls: runs submitted in the last [`MARKER_WATCH`] whose start marker appeared.
-    /// Returns when to look again: `None` when no recent run is still unstarted,
+    /// Returns when to look again (`None` when no recent run is still unstarted,
     /// [`FAST_MARKER_TICK`] while a few runs are younger than [`FAST_MARKER_WATCH`], else
-    /// [`MARKER_TICK`].
-    fn check_markers(&self) -> Option<Duration> {
+    /// [`MARKER_TICK`]) and the Slurm ids of the unstarted runs younger than
+    /// [`FRESH_SQUEUE_WATCH`] (at most [`FAST_MARKER_MAX`], youngest first).
+    fn check_markers(&self) -> (Option<Duration>, Vec<u64>) {
         let (mut recent, mut fresh) = (0usize, 0usize);
+        let mut just_submitted: Vec<(Duration, u64)> = Vec::new();
         let runs = self.lock();
         for r in runs.values() {
             let age = r.registered.elapsed();
@@ -1111,8 +1123,56 @@ impl Shared {
             if age <= FAST_MARKER_WATCH {
                 fresh += 1;
             }
+            if age <= FRESH_SQUEUE_WATCH {
+                just_submitted.push((age, r.slurm_id));
+            }
         }
-        marker_tick(recent, fresh)
+        just_submitted.sort_unstable();
+        just_submitted.truncate(FAST_MARKER_MAX);
+        (
+            marker_tick(recent, fresh),
+            just_submitted.into_iter().map(|(_, id)| id).collect(),
+        )
+    }
+
+    /// One `squeue` for the just-submitted, unstarted runs `ids`: those Slurm runs now are
+    /// started (their start: the marker's time, else Slurm's start time). Ends and misses are
+    /// left to [`Shared::poll_once`]; a failed call is only logged (the next poll reports it).
+    async fn check_fresh(&self, ids: &[u64]) {
+        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let args = [
+            "-h".to_owned(),
+            "-t".to_owned(),
+            "all".to_owned(),
+            format!("--jobs={list}"),
+            "-O".to_owned(),
+            SQUEUE_FORMAT.to_owned(),
+        ];
+        let seen: HashMap<u64, JobInfo> = match self.cmds.run("squeue", &args).await {
+            Ok(out) => out
+                .lines()
+                .filter_map(state::parse_squeue_line)
+                .map(|j| (j.id, j))
+                .collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "squeue of just-submitted jobs failed");
+                return;
+            }
+        };
+        let now = now_ms();
+        let runs = self.lock();
+        for r in runs.values() {
+            let Some(info) = seen.get(&r.slurm_id) else {
+                continue;
+            };
+            if state::phase_of(&info.state) != Some(Phase::Running) {
+                continue;
+            }
+            if r.view.borrow().start.is_none() && r.view.borrow().end.is_none() {
+                let start = marker_time(&r.marker()).or(info.start_ms).unwrap_or(now);
+                r.view.send_modify(|v| v.start = Some(start));
+            }
+        }
     }
 }
 
@@ -1281,23 +1341,37 @@ fn marker_tick(recent: usize, fresh: usize) -> Option<Duration> {
 }
 
 /// The poller task: [`Shared::poll_once`] every poll interval, start markers of recent
-/// submissions every [`FAST_MARKER_TICK`] or [`MARKER_TICK`] ([`marker_tick`]); a submit
-/// (`wake`) starts the marker watch at once. Ends when the executor is dropped.
+/// submissions every [`FAST_MARKER_TICK`] or [`MARKER_TICK`] ([`marker_tick`]), just-submitted
+/// runs' Slurm state every [`FRESH_SQUEUE_EVERY`] ([`Shared::check_fresh`]); a submit (`wake`)
+/// starts both watches at once. Ends when the executor is dropped.
 async fn poller(shared: std::sync::Weak<Shared>, wake: Arc<tokio::sync::Notify>) {
     let mut next_poll = tokio::time::Instant::now();
+    let mut next_fresh = next_poll;
     loop {
         let Some(s) = shared.upgrade() else {
             return;
         };
         let now = tokio::time::Instant::now();
-        if now >= next_poll {
+        let polled = now >= next_poll;
+        if polled {
             s.poll_once().await;
             next_poll = tokio::time::Instant::now() + s.poll;
         }
-        let until = match s.check_markers() {
+        let (tick, fresh) = s.check_markers();
+        let now = tokio::time::Instant::now();
+        if !fresh.is_empty() && now >= next_fresh {
+            if !polled {
+                s.check_fresh(&fresh).await;
+            }
+            next_fresh = now + FRESH_SQUEUE_EVERY;
+        }
+        let mut until = match tick {
             Some(tick) => next_poll.min(tokio::time::Instant::now() + tick),
             None => next_poll,
         };
+        if !fresh.is_empty() {
+            until = until.min(next_fresh);
+        }
         drop(s);
         tokio::select! {
             _ = tokio::time::sleep_until(until) => {}
@@ -1538,6 +1612,77 @@ mod tests {
             .await
             .expect("the start marker was not seen before the next poll");
         assert!(started.is_ok(), "{started:?}");
+    }
+
+    /// A just-submitted job that Slurm reports RUNNING is started before its script's first
+    /// line and before the next poll (a fresh-run `squeue`): here the script never writes its
+    /// marker and the poll interval is 10 minutes.
+    #[tokio::test]
+    async fn slurms_running_is_seen_for_a_just_submitted_job_before_the_next_poll() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = fake_slurm(dir.path());
+        let ex = SlurmExecutor::with_base_env(
+            SlurmConfig {
+                bin_dir: Some(bin.clone()),
+                shared_dir: Some(dir.path().join("shared")),
+                poll_interval_ms: 600_000,
+                ..SlurmConfig::default()
+            },
+            Containment::default(),
+            Some(vec![]),
+        );
+        ex.check_ready().await.expect("ready");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let spec = RunSpec {
+            job_id: 5,
+            version_id: 6,
+            workers: 1,
+            command: crate::RunCommand::Shell("true".into()),
+            working_dir: dir.path().to_path_buf(),
+            app_url: None,
+            boot_file: None,
+            env: vec![],
+            data_url: None,
+            train_url: None,
+            log_dir: ex.log_dir(5, 6),
+            resources: crate::Resources::default(),
+            identity: nix::unistd::geteuid()
+                .is_root()
+                .then(|| WorkerIdentity::lookup("nobody", None).expect("nobody")),
+            allowed_roots: vec![],
+        };
+        let h = ex.submit(&spec).await.expect("submitted");
+        // Slurm starts the job (start time 2026-12-06T07:00:00 local time)
+        let squeue = bin.join("squeue");
+        let text = std::fs::read_to_string(&squeue).expect("read");
+        let text = text.replace(
+            "4242|PENDING|Priority|0|N/A|N/A||1:00|x|",
+            "4242|RUNNING|None|0|2026-12-06T07:00:00|N/A|n1|1:00|x|",
+        );
+        let tmp = bin.join("squeue.new");
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::rename(&tmp, &squeue).expect("rename");
+        let started = tokio::time::timeout(Duration::from_secs(60), ex.started(&h))
+            .await
+            .expect("Slurm's RUNNING was not seen before the next poll");
+        let want =
+            state::parse_squeue_line("4242|RUNNING|None|0|2026-12-06T07:00:00|N/A|n1|1:00|x|")
+                .and_then(|j| j.start_ms);
+        assert!(want.is_some());
+        assert!(
+            matches!(started, Ok(Started::At(t)) if t == want),
+            "{started:?}, want Slurm's start time {want:?}"
+        );
+        // the fresh-run squeue ran only for the just-submitted job, a bounded number of times
+        let calls = std::fs::read_to_string(dir.path().join("calls")).expect("calls");
+        let squeues = calls.lines().filter(|l| *l == "squeue").count();
+        assert!(
+            squeues
+                <= 1 + 2
+                    * (FRESH_SQUEUE_WATCH.as_millis() / FRESH_SQUEUE_EVERY.as_millis()) as usize,
+            "{squeues} squeue calls"
+        );
     }
 
     #[test]
