@@ -1179,7 +1179,9 @@ fn copy_import(
             Type::INT8,
         ];
         let mut w = BinaryCopyInWriter::new(sink, &types);
-        for (i, r) in records.iter().enumerate() {
+        // in the unique name index's order: the index is filled page by page
+        for i in crate::sqlite::name_order(records) {
+            let r = &records[i];
             let name = r.job_name.as_str();
             w.write(&[
                 &(first_job + i as i64),

@@ -507,6 +507,30 @@ pub fn import_is_all_or_nothing(h: &Harness) {
     ));
     assert_eq!(all_rows(&store, "p", "0").len(), 1);
     assert_eq!(store.project_job_count("p").unwrap(), 1);
+    // two taken names: the first in the import's order is reported, not the first in name
+    // order (an engine may insert in index order)
+    store
+        .create_job(&new_job("b-taken", "0"), &new_version(1), 100)
+        .unwrap();
+    let err = store
+        .import(
+            "p",
+            &[
+                hist("q", "0", 10, 1, None, None),
+                hist("taken", "0", 10, 1, None, None),
+                hist("b-taken", "0", 10, 1, None, None),
+            ],
+            100,
+        )
+        .unwrap_err();
+    match err {
+        StoreError::DuplicateName { name, line } => {
+            assert_eq!((name.as_str(), line), ("taken", Some(1)));
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(all_rows(&store, "p", "0").len(), 2);
+    assert_eq!(store.project_job_count("p").unwrap(), 2);
     // an empty import changes nothing
     let none = store.import("p", &[], 100).unwrap();
     assert_eq!(none.count, 0);
