@@ -3,8 +3,10 @@
 //! engines store and look up rows through [`AuthEngine`].
 //!
 //! - **Passwords** are stored as argon2id PHC strings (random salt, the crate's default cost).
-//!   A login for a user that does not exist still runs one argon2 verification (against a
-//!   dummy hash), so the answer time does not tell whether the user exists.
+//!   A login for a user that does not exist takes as long as a verification (see
+//!   [`LoginCandidate::verify`]) without computing one: its password thread sleeps for the
+//!   measured cost of a check, so the answer time does not tell whether the user exists, and a
+//!   flood of logins with made-up user names (password spraying) costs no CPU (issue 9 §2).
 //! - **Tokens** are 256 random bits (64 hex digits), handed out once; only their SHA-256 is
 //!   stored. They are bound to one project, expire, and can be revoked.
 //! - **Access-key secrets** must be recoverable (the server recomputes the HMAC), so they are
@@ -28,6 +30,8 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Bytes of randomness in a token (256 bits).
 pub const TOKEN_BYTES: usize = 32;
@@ -303,12 +307,22 @@ impl fmt::Debug for LoginCandidate {
 
 impl LoginCandidate {
     /// Step 2: checks `password` against the stored argon2id hash (CPU-bound: about 19 MiB
-    /// and tens of milliseconds; run it off the async workers). `Some` only for an existing
-    /// user with this password.
+    /// and tens of milliseconds; run it off the async workers, on a thread that may block).
+    /// `Some` only for an existing user with this password. For an unknown user it computes
+    /// nothing and sleeps for [`check_cost`] instead (the average of this process's recent
+    /// checks), so the answer takes as long as a wrong password would.
     pub fn verify(self, password: &str) -> Option<VerifiedLogin> {
         let ok = match &self.phc {
-            Some(phc) => password_matches(password, phc),
-            None => password_matches(password, dummy_hash()),
+            Some(phc) => {
+                let t = Instant::now();
+                let ok = password_matches(password, phc);
+                record_check_cost(t.elapsed());
+                ok
+            }
+            None => {
+                std::thread::sleep(check_cost());
+                false
+            }
         };
         match (ok, self.user) {
             (true, Some(user)) => Some(VerifiedLogin {
@@ -456,10 +470,30 @@ fn password_matches(password: &str, phc: &str) -> bool {
     hashed.is_ok() && Output::new(out).is_ok_and(|computed| &computed == expected)
 }
 
-/// A valid hash of a password nobody knows, verified when the user does not exist.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password(&new_password()).unwrap_or_default())
+/// The running average of this process's password checks, µs (0: none measured yet).
+static CHECK_COST_US: AtomicU64 = AtomicU64::new(0);
+
+/// Adds one measured check to [`CHECK_COST_US`] (each new check weighs 1/8).
+fn record_check_cost(d: Duration) {
+    let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let _ = CHECK_COST_US.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+        Some(if old == 0 { us } else { old - old / 8 + us / 8 })
+    });
+}
+
+/// How long a password check takes here: the running average of the real checks, measured at
+/// the first call on a check of a throwaway hash of the default cost when none ran yet (that
+/// one check is the only argon2 work an unknown user's login ever causes).
+pub fn check_cost() -> Duration {
+    static CALIBRATED: OnceLock<()> = OnceLock::new();
+    CALIBRATED.get_or_init(|| {
+        if let Ok(phc) = hash_password(&new_password()) {
+            let t = Instant::now();
+            let _ = password_matches("", &phc);
+            record_check_cost(t.elapsed());
+        }
+    });
+    Duration::from_micros(CHECK_COST_US.load(Ordering::Relaxed))
 }
 
 /// Associated data of the key check value (see [`Store::check_sealer`]).
@@ -875,6 +909,42 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CPU time of the calling thread.
+    fn thread_cpu() -> Duration {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+
+    /// An unknown user's login takes as long as a check but computes none (regression: it
+    /// verified a dummy hash, so a spray of made-up user names kept a password thread busy).
+    #[test]
+    fn an_unknown_users_check_takes_the_time_of_one_but_no_cpu() {
+        let cost = check_cost();
+        assert!(cost > Duration::ZERO);
+        let unknown = LoginCandidate {
+            user: None,
+            phc: None,
+            project: None,
+        };
+        let (wall, cpu) = (Instant::now(), thread_cpu());
+        assert!(unknown.verify("guess").is_none());
+        let (wall, cpu) = (wall.elapsed(), thread_cpu() - cpu);
+        assert!(wall >= cost, "{wall:?} < {cost:?}");
+        assert!(
+            cpu < cost / 4,
+            "{cpu:?} of CPU for a check costing {cost:?}"
+        );
+        // a real check (wrong password) does use the CPU, and counts in the average
+        let known = LoginCandidate {
+            user: Some((1, "u".into(), "d".into())),
+            phc: Some(hash_password("right").unwrap()),
+            project: None,
+        };
+        let cpu = thread_cpu();
+        assert!(known.verify("wrong").is_none());
+        assert!(thread_cpu() - cpu >= cost / 8);
+    }
 
     #[test]
     fn password_check_agrees_with_argon2_and_reuses_its_memory() {
