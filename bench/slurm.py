@@ -11,7 +11,8 @@
            by logging wrappers around the commands) per poll interval, and the server's CPU
            (utime+stime of the process; its reaped children, the squeue/sacct processes, apart).
   list     the default list query (and a status filter) at the project's job count, idle, then
-           while V short versions (`sleep 2`) churn through the cluster: N, median, p99.
+           while V plain `sbatch` jobs (`sleep 2`, the control: trainyard not involved) and then
+           V trainyard versions (`sleep 2`) churn through the cluster: N, median, p99.
 
 Usage: slurm.py --endpoint URL --pid PID --calls FILE --interval-ms MS [--n 40] [--versions 1000]
        [--window 60] [--only latency,poll,list]
@@ -267,6 +268,33 @@ def bench_list(endpoint, api, versions, tag, idle_secs=20):
     for q, xs in idle.items():
         print(f"list idle, {total} jobs, {q}: N={len(xs)} median={statistics.median(xs):.3f} ms "
               f"p99={pct(xs, 99):.3f} ms")
+    # control: the same churn through plain sbatch, trainyard not involved (the Slurm daemons
+    # and the jobs run on the server's own CPUs here: what they cost the list is not trainyard's)
+    stop = threading.Event()
+    plain = {}
+    th = threading.Thread(target=list_latencies, args=(endpoint, stop, QUERIES, plain))
+    th.start()
+    t0 = time.monotonic()
+    who = ["--uid=nobody", "--gid=nogroup"] if os.geteuid() == 0 else []
+    ids = []
+    for i in range(versions):
+        out = subprocess.run(["sbatch", "--parsable", "--export=NONE", "-o", "/dev/null", *who,
+                              f"--job-name=bench-churn-{i}", "--wrap", "sleep 2"],
+                             capture_output=True, text=True, check=True).stdout
+        ids.append(out.strip().split(";")[0])
+    while True:
+        out = subprocess.run(["squeue", "-h", "-o", "%i", "--name=" + ",".join(
+            f"bench-churn-{i}" for i in range(versions))], capture_output=True, text=True).stdout
+        if not out.strip():
+            break
+        time.sleep(0.5)
+    elapsed = time.monotonic() - t0
+    stop.set()
+    th.join()
+    for q, xs in plain.items():
+        print(f"list while {versions} plain sbatch jobs churn through Slurm (control, {elapsed:.0f}s), "
+              f"{q}: N={len(xs)} median={statistics.median(xs):.3f} ms p99={pct(xs, 99):.3f} ms "
+              f"max={max(xs):.3f} ms")
     stop = threading.Event()
     busy = {}
     th = threading.Thread(target=list_latencies, args=(endpoint, stop, QUERIES, busy))
