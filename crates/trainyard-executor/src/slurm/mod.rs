@@ -144,6 +144,8 @@ struct Run {
     handle: RunHandle,
     slurm_id: u64,
     registered: Instant,
+    /// When this server submitted the job (epoch ms); `None` for a job it adopted or found.
+    submitted_ms: Option<i64>,
     view: Arc<watch::Sender<View>>,
     stop_requested: bool,
     misses: u32,
@@ -152,6 +154,15 @@ struct Run {
 impl Run {
     fn marker(&self) -> PathBuf {
         self.handle.log_dir.join(STARTED_MARKER)
+    }
+
+    /// The start of a job seen running: its start marker's time, else Slurm's start time (whole
+    /// seconds, so it can fall up to a second before the submit: never before this server's
+    /// submit when it made one), else `now`.
+    fn start_time(&self, marker: Option<i64>, slurm_start: Option<i64>, now: i64) -> i64 {
+        marker
+            .or(slurm_start.map(|t| self.submitted_ms.map_or(t, |s| t.max(s))))
+            .unwrap_or(now)
     }
 }
 
@@ -465,7 +476,7 @@ impl SlurmExecutor {
                 "found an earlier submission"
             );
             let h = self.handle_for(spec, id);
-            s.register(h.clone(), id);
+            s.register(h.clone(), id, false);
             return Ok(h);
         }
         if !s.reachable.load(Ordering::Relaxed) {
@@ -574,7 +585,7 @@ impl SlurmExecutor {
             ))
         })?;
         let h = self.handle_for(spec, id);
-        s.register(h.clone(), id);
+        s.register(h.clone(), id, true);
         tracing::info!(job_id = key.0, version_id = key.1, slurm_job = id, %name, "submitted to Slurm");
         Ok(h)
     }
@@ -615,7 +626,7 @@ impl SlurmExecutor {
                 recorded: None,
             });
         };
-        self.shared.register(handle.clone(), id);
+        self.shared.register(handle.clone(), id, false);
         Ok(())
     }
 
@@ -835,7 +846,8 @@ impl Shared {
             .contains(key)
     }
 
-    fn register(&self, handle: RunHandle, slurm_id: u64) {
+    /// Watches `slurm_id` for `handle`; `submitted`: this server has just submitted it.
+    fn register(&self, handle: RunHandle, slurm_id: u64, submitted: bool) {
         let key = (handle.job_id, handle.version_id);
         let mut runs = self.lock();
         if runs.get(&key).is_some_and(|r| r.slurm_id == slurm_id) {
@@ -848,6 +860,7 @@ impl Shared {
                 handle,
                 slurm_id,
                 registered: Instant::now(),
+                submitted_ms: submitted.then(now_ms),
                 view: Arc::new(tx),
                 stop_requested: false,
                 misses: 0,
@@ -1033,7 +1046,7 @@ impl Shared {
                     Phase::Waiting => {}
                     Phase::Running => {
                         if cur.start.is_none() {
-                            let start = marker_time(&r.marker()).or(info.start_ms).unwrap_or(now);
+                            let start = r.start_time(marker_time(&r.marker()), info.start_ms, now);
                             r.view.send_modify(|v| v.start = Some(start));
                         }
                     }
@@ -1043,7 +1056,7 @@ impl Shared {
                             || marker.is_some()
                             || state::certainly_ran(&info.state);
                         let start = cur.start.or(if ran {
-                            marker.or(info.start_ms).or(info.end_ms).or(Some(now))
+                            Some(r.start_time(marker, info.start_ms.or(info.end_ms), now))
                         } else {
                             None
                         });
@@ -1169,7 +1182,7 @@ impl Shared {
                 continue;
             }
             if r.view.borrow().start.is_none() && r.view.borrow().end.is_none() {
-                let start = marker_time(&r.marker()).or(info.start_ms).unwrap_or(now);
+                let start = r.start_time(marker_time(&r.marker()), info.start_ms, now);
                 r.view.send_modify(|v| v.start = Some(start));
             }
         }
@@ -1651,13 +1664,15 @@ mod tests {
                 .then(|| WorkerIdentity::lookup("nobody", None).expect("nobody")),
             allowed_roots: vec![],
         };
+        let before = now_ms();
         let h = ex.submit(&spec).await.expect("submitted");
-        // Slurm starts the job (start time 2026-12-06T07:00:00 local time)
+        // Slurm starts the job (its start time in whole seconds like Slurm's, and earlier than
+        // the submit: 2000-01-01T00:00:00)
         let squeue = bin.join("squeue");
         let text = std::fs::read_to_string(&squeue).expect("read");
         let text = text.replace(
             "4242|PENDING|Priority|0|N/A|N/A||1:00|x|",
-            "4242|RUNNING|None|0|2026-12-06T07:00:00|N/A|n1|1:00|x|",
+            "4242|RUNNING|None|0|2000-01-01T00:00:00|N/A|n1|1:00|x|",
         );
         let tmp = bin.join("squeue.new");
         std::fs::write(&tmp, text).expect("write");
@@ -1666,13 +1681,17 @@ mod tests {
         let started = tokio::time::timeout(Duration::from_secs(60), ex.started(&h))
             .await
             .expect("Slurm's RUNNING was not seen before the next poll");
-        let want =
-            state::parse_squeue_line("4242|RUNNING|None|0|2026-12-06T07:00:00|N/A|n1|1:00|x|")
-                .and_then(|j| j.start_ms);
-        assert!(want.is_some());
+        // never before the submit (regression: Slurm's whole-second start time was taken as
+        // is, so a version could start up to a second before it was submitted)
+        let slurm =
+            state::parse_squeue_line("4242|RUNNING|None|0|2000-01-01T00:00:00|N/A|n1|1:00|x|")
+                .and_then(|j| j.start_ms)
+                .expect("parsed");
+        assert!(slurm < before);
+        let after = now_ms();
         assert!(
-            matches!(started, Ok(Started::At(t)) if t == want),
-            "{started:?}, want Slurm's start time {want:?}"
+            matches!(started, Ok(Started::At(Some(t))) if (before..=after).contains(&t)),
+            "{started:?}, want a time between the submit {before} and {after}"
         );
         // the fresh-run squeue ran only for the just-submitted job, a bounded number of times
         let calls = std::fs::read_to_string(dir.path().join("calls")).expect("calls");
