@@ -464,7 +464,8 @@ async fn reconcile_keeps_waiting_versions_jobs_and_cancels_orphans() {
 }
 
 /// The poller asks Slurm once per poll for all runs (plus sacct only for jobs squeue no longer
-/// has), never once per run: counted with logging wrappers around the real commands.
+/// has), never once per run, and in the 2 s after a submit once per 100 ms for all the
+/// just-submitted jobs: counted with logging wrappers around the real commands.
 #[tokio::test]
 async fn one_squeue_per_poll_for_all_runs() {
     let Some(dir) = cluster() else { return };
@@ -494,6 +495,14 @@ async fn one_squeue_per_poll_for_all_runs() {
     cfg.poll_interval_ms = 500;
     cfg.sbatch_args = vec!["--begin=now+3600".into()];
     let ex = executor(cfg).await;
+    let count = |name: &str| {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == name)
+            .count()
+    };
+    let (first_submit, at_first) = (Instant::now(), count("squeue"));
     let mut handles = Vec::new();
     for v in 0..30 {
         handles.push(
@@ -502,13 +511,17 @@ async fn one_squeue_per_poll_for_all_runs() {
                 .expect("submit"),
         );
     }
-    let count = |name: &str| {
-        std::fs::read_to_string(&calls)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| *l == name)
-            .count()
-    };
+    // the first 2 s after a submit: one extra squeue every 100 ms for ALL the just-submitted,
+    // unstarted jobs (Slurm's RUNNING seen as soon as a user's squeue sees it), not one per job
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let fresh = count("squeue") - at_first;
+    let span = first_submit.elapsed();
+    let fresh_max = (span.as_millis() / 100) as usize + (span.as_millis() / 500) as usize + 2;
+    assert!(
+        fresh <= fresh_max,
+        "{fresh} squeue calls in the {span:?} after 30 submits (at most {fresh_max})"
+    );
+    // then, steady state: one squeue per poll for all 30
     let before = count("squeue");
     let t = Instant::now();
     tokio::time::sleep(Duration::from_secs(4)).await;
