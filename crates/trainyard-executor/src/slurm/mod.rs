@@ -900,25 +900,8 @@ impl Shared {
             }
             return;
         }
-        let ids = tracked
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let args = [
-            "-h".to_owned(),
-            "-t".to_owned(),
-            "all".to_owned(),
-            format!("--jobs={ids}"),
-            "-O".to_owned(),
-            SQUEUE_FORMAT.to_owned(),
-        ];
-        let mut seen: HashMap<u64, JobInfo> = match self.cmds.run("squeue", &args).await {
-            Ok(out) => out
-                .lines()
-                .filter_map(state::parse_squeue_line)
-                .map(|j| (j.id, j))
-                .collect(),
+        let mut seen: HashMap<u64, JobInfo> = match self.squeue(&tracked).await {
+            Ok(seen) => seen,
             // every id purged: squeue refuses the whole list
             Err(CmdError::Failed { message, .. }) if message.contains("Invalid job id") => {
                 HashMap::new()
@@ -952,6 +935,25 @@ impl Shared {
             }
         }
         self.apply(&seen, both_answered).await;
+    }
+
+    /// One `squeue -t all --jobs=<ids>` call: what Slurm says of each job it still has, by id.
+    async fn squeue(&self, ids: &[u64]) -> Result<HashMap<u64, JobInfo>, CmdError> {
+        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let args = [
+            "-h".to_owned(),
+            "-t".to_owned(),
+            "all".to_owned(),
+            format!("--jobs={list}"),
+            "-O".to_owned(),
+            SQUEUE_FORMAT.to_owned(),
+        ];
+        let out = self.cmds.run("squeue", &args).await?;
+        Ok(out
+            .lines()
+            .filter_map(state::parse_squeue_line)
+            .map(|j| (j.id, j))
+            .collect())
     }
 
     /// Asks the accounting database (or the job-completion log) about ended jobs.
@@ -1152,21 +1154,8 @@ impl Shared {
     /// started (their start: the marker's time, else Slurm's start time). Ends and misses are
     /// left to [`Shared::poll_once`]; a failed call is only logged (the next poll reports it).
     async fn check_fresh(&self, ids: &[u64]) {
-        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-        let args = [
-            "-h".to_owned(),
-            "-t".to_owned(),
-            "all".to_owned(),
-            format!("--jobs={list}"),
-            "-O".to_owned(),
-            SQUEUE_FORMAT.to_owned(),
-        ];
-        let seen: HashMap<u64, JobInfo> = match self.cmds.run("squeue", &args).await {
-            Ok(out) => out
-                .lines()
-                .filter_map(state::parse_squeue_line)
-                .map(|j| (j.id, j))
-                .collect(),
+        let seen = match self.squeue(ids).await {
+            Ok(seen) => seen,
             Err(e) => {
                 tracing::debug!(error = %e, "squeue of just-submitted jobs failed");
                 return;
@@ -1181,7 +1170,11 @@ impl Shared {
             if state::phase_of(&info.state) != Some(Phase::Running) {
                 continue;
             }
-            if r.view.borrow().start.is_none() && r.view.borrow().end.is_none() {
+            let unstarted = {
+                let v = r.view.borrow();
+                v.start.is_none() && v.end.is_none()
+            };
+            if unstarted {
                 let start = r.start_time(marker_time(&r.marker()), info.start_ms, now);
                 r.view.send_modify(|v| v.start = Some(start));
             }
