@@ -161,9 +161,22 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
 pub struct ParameterBody {
     /// 1–128 characters, no `=` and no whitespace.
     pub label: String,
-    /// The value (a number or boolean is kept as its text).
-    #[schema(value_type = Object)]
+    /// The value: a string, number or boolean (a number or boolean is kept as its text, so
+    /// an answer always holds a string).
+    #[schema(schema_with = parameter_value_schema)]
     pub value: serde_json::Value,
+}
+
+/// `type: [string, number, boolean]`: what a client may send as a hyper-parameter's value, and
+/// what an answer holds (a string).
+fn parameter_value_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Number, Type::Boolean]))
+        .description(Some(
+            "A string, number or boolean; a number or boolean is kept as its text, so an answer always holds a string.",
+        ))
+        .build()
 }
 
 /// The `config` of a create-job body (`training-jobs.md` §1). Unknown fields (`dataset_id`,

@@ -2,7 +2,7 @@
 //! served at `/openapi.json`, and Swagger UI served from the binary at `/docs/`.
 
 use crate::common::TestServer;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// `openapi.json` at the repository root.
 fn committed_path() -> std::path::PathBuf {
@@ -200,4 +200,68 @@ async fn document_and_swagger_ui_are_served() {
     assert_eq!(r.headers()["location"], "/docs/");
     let (code, _) = s.get("/training-jobs/", &[]).await;
     assert_eq!(code, 200);
+}
+
+/// The JSON type names of a value, as a JSON schema's `type` spells them.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The `type` of a schema as a list (a 3.1 schema may give one name or several).
+fn schema_types(schema: &Value) -> Vec<String> {
+    match &schema["type"] {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
+        other => panic!("no type in {schema}: {other}"),
+    }
+}
+
+/// Regression (CI's API fuzzer, ST108): a hyper-parameter's `value` was documented as
+/// `type: object`, but a request may send a string, number or boolean and an answer holds the
+/// value as text. The document must accept what a client sends and what the server answers: a
+/// config created with a number, a boolean and a string value is read back, and each answered
+/// value's type is one the document allows; the request types are allowed too.
+#[tokio::test]
+async fn parameter_values_match_their_documented_type() {
+    let doc: Value = serde_json::to_value(trainyard_server::app::openapi()).unwrap();
+    let value_schema = &doc["components"]["schemas"]["ParameterBody"]["properties"]["value"];
+    let allowed = schema_types(value_schema);
+    for sent in [json!(0.5), json!(-664), json!(true), json!("x")] {
+        let t = json_type(&sent);
+        // an integer is also a JSON-schema number
+        assert!(
+            allowed
+                .iter()
+                .any(|a| a == t || (t == "integer" && a == "number")),
+            "a request may send {sent}, the document allows {allowed:?}"
+        );
+    }
+    let s = TestServer::start(|_| {}).await;
+    let body = json!({"config_name": "typed", "spec_id": 1, "user_command": "true",
+        "parameter": [{"label": "a", "value": -664}, {"label": "b", "value": true},
+                      {"label": "c", "value": "s"}]});
+    let (st, created) = s.post("/training-job-configs", &body).await;
+    assert_eq!(st, 200, "{created}");
+    let (st, got) = s.get("/training-job-configs/typed", &[]).await;
+    assert_eq!(st, 200, "{got}");
+    let params = got["parameter"].as_array().unwrap();
+    assert_eq!(params.len(), 3, "{got}");
+    for p in params {
+        let t = json_type(&p["value"]);
+        assert!(
+            allowed.iter().any(|a| a == t),
+            "answered {p}, document allows {allowed:?}"
+        );
+    }
 }
