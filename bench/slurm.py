@@ -12,9 +12,10 @@
            (utime+stime of the process; its reaped children, the squeue/sacct processes, apart).
   list     the default list query (and a status filter) at the project's job count, idle, then
            while V plain `sbatch` jobs (`sleep 2`, the control: trainyard not involved) and then
-           V trainyard versions (`sleep 2`) churn through the cluster: N, median, p99.
+           V trainyard versions (`sleep 2`) churn through the cluster: N, median, p99, measured
+           by `trainyard bench probe` in its own process (one request at a time, keep-alive).
 
-Usage: slurm.py --endpoint URL --pid PID --calls FILE --interval-ms MS [--n 40] [--versions 1000]
+Usage: slurm.py --bin TRAINYARD --endpoint URL --pid PID --calls FILE --interval-ms MS [--n 40] [--versions 1000]
        [--window 60] [--only latency,poll,list]
 """
 
@@ -239,49 +240,53 @@ def bench_poll(api, pid, calls, interval_ms, versions, window, tag):
     print(f"poll: {versions} versions deleted (their jobs cancelled) in {time.monotonic() - t0:.1f}s")
 
 
-def list_latencies(endpoint, stop, queries, out):
-    la = Api(endpoint)
-    i = 0
-    while not stop.is_set():
-        q = queries[i % len(queries)]
-        i += 1
-        t = time.perf_counter()
-        st, _ = la.req("GET", "/training-jobs", query=q)
-        out.setdefault(json.dumps(q), []).append((time.perf_counter() - t) * 1000)
-        assert st == 200
+class Probe:
+    """`trainyard bench probe` measuring the list in its own process until stop() (it reads
+    its stdin to EOF). A Python thread beside this script's own load would wait for the GIL
+    (up to its 5 ms switch interval) and charge that wait to the server's p99."""
+
+    def __init__(self, binary, endpoint, queries):
+        args = [binary, "bench", "probe", "--endpoint", endpoint]
+        for q in queries:
+            args += ["--query", urllib.parse.urlencode(q)]
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def stop(self):
+        """Closes the probe's stdin; returns {query: (n, median_ms, p99_ms, max_ms)}."""
+        out, _ = self.p.communicate()
+        assert self.p.returncode == 0, out
+        res = {}
+        for line in out.splitlines():
+            r = json.loads(line)
+            assert r["errors"] == 0, r
+            res[r["query"]] = (r["n"], r["median_ms"], r["p99_ms"], r["max_ms"])
+        return res
+
+
+def print_list(label, res):
+    for q, (n, med, p99, mx) in res.items():
+        print(f"{label}, {q}: N={n} median={med:.3f} ms p99={p99:.3f} ms max={mx:.3f} ms")
 
 
 QUERIES = [{"per_page": "10"}, {"per_page": "10", "status": "8"},
            {"per_page": "10", "sortBy": "create_time", "order": "desc"}]
 
 
-def bench_list(endpoint, api, versions, tag, idle_secs=20):
+def bench_list(binary, endpoint, api, versions, tag, idle_secs=20):
     _, b = api.req("GET", "/training-jobs", query={"per_page": "1"})
     total = b["job_total_count"]
-    stop = threading.Event()
-    idle = {}
-    th = threading.Thread(target=list_latencies, args=(endpoint, stop, QUERIES, idle))
-    th.start()
+    probe = Probe(binary, endpoint, QUERIES)
     time.sleep(idle_secs)
-    stop.set()
-    th.join()
-    for q, xs in idle.items():
-        print(f"list idle, {total} jobs, {q}: N={len(xs)} median={statistics.median(xs):.3f} ms "
-              f"p99={pct(xs, 99):.3f} ms")
+    print_list(f"list idle, {total} jobs", probe.stop())
     # control: the same churn through plain sbatch, trainyard not involved (the Slurm daemons
     # and the jobs run on the server's own CPUs here: what they cost the list is not trainyard's)
-    stop = threading.Event()
-    plain = {}
-    th = threading.Thread(target=list_latencies, args=(endpoint, stop, QUERIES, plain))
-    th.start()
+    probe = Probe(binary, endpoint, QUERIES)
     t0 = time.monotonic()
     who = ["--uid=nobody", "--gid=nogroup"] if os.geteuid() == 0 else []
-    ids = []
     for i in range(versions):
-        out = subprocess.run(["sbatch", "--parsable", "--export=NONE", "-o", "/dev/null", *who,
-                              f"--job-name=bench-churn-{i}", "--wrap", "sleep 2"],
-                             capture_output=True, text=True, check=True).stdout
-        ids.append(out.strip().split(";")[0])
+        subprocess.run(["sbatch", "--parsable", "--export=NONE", "-o", "/dev/null", *who,
+                        f"--job-name=bench-churn-{i}", "--wrap", "sleep 2"],
+                       capture_output=True, text=True, check=True)
     while True:
         out = subprocess.run(["squeue", "-h", "-o", "%i", "--name=" + ",".join(
             f"bench-churn-{i}" for i in range(versions))], capture_output=True, text=True).stdout
@@ -289,27 +294,16 @@ def bench_list(endpoint, api, versions, tag, idle_secs=20):
             break
         time.sleep(0.5)
     elapsed = time.monotonic() - t0
-    stop.set()
-    th.join()
-    for q, xs in plain.items():
-        print(f"list while {versions} plain sbatch jobs churn through Slurm (control, {elapsed:.0f}s), "
-              f"{q}: N={len(xs)} median={statistics.median(xs):.3f} ms p99={pct(xs, 99):.3f} ms "
-              f"max={max(xs):.3f} ms")
-    stop = threading.Event()
-    busy = {}
-    th = threading.Thread(target=list_latencies, args=(endpoint, stop, QUERIES, busy))
-    th.start()
+    print_list(f"list while {versions} plain sbatch jobs churn through Slurm (control, "
+               f"{elapsed:.0f}s)", probe.stop())
+    probe = Probe(binary, endpoint, QUERIES)
     t0 = time.monotonic()
     vs = [api.create(f"churn{tag}-{i}", "sleep 2") for i in range(versions)]
     for j, v in vs:
         api.wait(j, v, {10}, timeout=1800, every=0.5)
     elapsed = time.monotonic() - t0
-    stop.set()
-    th.join()
-    for q, xs in busy.items():
-        print(f"list while {versions} versions churn through Slurm ({elapsed:.0f}s), {q}: "
-              f"N={len(xs)} median={statistics.median(xs):.3f} ms p99={pct(xs, 99):.3f} ms "
-              f"max={max(xs):.3f} ms")
+    print_list(f"list while {versions} versions churn through Slurm ({elapsed:.0f}s)",
+               probe.stop())
     for j, _ in vs:
         api.req("DELETE", f"/training-jobs/{j}")
 
@@ -317,6 +311,7 @@ def bench_list(endpoint, api, versions, tag, idle_secs=20):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--bin", required=True, help="the trainyard binary (its `bench probe`)")
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--calls", required=True)
     ap.add_argument("--interval-ms", type=int, default=1000)
@@ -335,7 +330,7 @@ def main():
     if "poll" in only:
         bench_poll(api, a.pid, a.calls, a.interval_ms, a.versions, a.window, tag)
     if "list" in only:
-        bench_list(a.endpoint, api, a.versions, tag)
+        bench_list(a.bin, a.endpoint, api, a.versions, tag)
     with open("/proc/loadavg") as f:
         print(f"load average at the end: {f.read().strip()}")
 

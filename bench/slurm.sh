@@ -78,5 +78,5 @@ for f in "$W"/part.*; do
     "http://127.0.0.1:$PORT/trainyard/v1/0123456789abcdef0123456789abcdef/job-history" >/dev/null
 done
 echo "# trainyard Slurm executor benchmark: 2 slurmd nodes x 8 CPUs on this host, poll every ${INTERVAL} ms, $JOBS imported jobs"
-python3 bench/slurm.py --endpoint "http://127.0.0.1:$PORT" --pid "$SERVER" --calls "$W/calls" \
+python3 bench/slurm.py --bin "$BIN" --endpoint "http://127.0.0.1:$PORT" --pid "$SERVER" --calls "$W/calls" \
   --interval-ms "$INTERVAL" "$@"

@@ -13,6 +13,7 @@
 mod abuse;
 mod console;
 mod create;
+mod probe;
 mod replicas;
 
 use crate::traces;
@@ -61,6 +62,11 @@ enum BenchCmd {
     ///
     /// Example: `trainyard bench create --creates 1000 --database postgres://127.0.0.1/bench`
     Create(create::CreateArgs),
+    /// Measure a running server's job list, one request at a time, until standard input
+    /// closes; prints N, median, p99 and max per query as JSON lines (for bench scripts).
+    ///
+    /// Example: `trainyard bench probe --endpoint http://127.0.0.1:8080 --query per_page=10`
+    Probe(probe::ProbeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +137,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCmd::Abuse(a) => abuse::run(a).await,
         BenchCmd::Replicas(r) => replicas::run(r).await,
         BenchCmd::Create(c) => create::run(c).await,
+        // its own thread and runtime: nothing of this process's runtime shares its thread
+        BenchCmd::Probe(p) => std::thread::spawn(move || probe::run(p))
+            .join()
+            .map_err(|_| anyhow::anyhow!("the probe thread panicked"))?,
     }
 }
 
