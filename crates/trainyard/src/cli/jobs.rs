@@ -154,39 +154,8 @@ struct CreateArgs {
     /// Workspace [default: 0].
     #[arg(long, value_name = "ID")]
     workspace: Option<String>,
-    /// Engine: id, name, or NAME:VERSION (see `trainyard engines`).
-    #[arg(long, add = ArgValueCompleter::new(complete::engines))]
-    engine: Option<String>,
-    /// Resource spec: id or code (see `trainyard specs`) [default: the first available spec].
-    #[arg(long, add = ArgValueCompleter::new(complete::specs))]
-    spec: Option<String>,
-    /// Number of workers [default: 1].
-    #[arg(long, value_name = "N")]
-    workers: Option<i64>,
-    /// Code directory (config.app_url).
-    #[arg(long, value_name = "DIR")]
-    app_url: Option<String>,
-    /// Entry script, relative to --app-url (config.boot_file_url).
-    #[arg(long, value_name = "FILE")]
-    boot_file: Option<String>,
-    /// Custom command run through `sh -c`, replacing engine and boot file (config.user_command).
-    #[arg(long, value_name = "CMD")]
-    command: Option<String>,
-    /// Hyper-parameter passed as --LABEL=VALUE (repeatable).
-    #[arg(long = "param", value_name = "LABEL=VALUE")]
-    params: Vec<String>,
-    /// Input data directory (config.data_url).
-    #[arg(long, value_name = "DIR")]
-    data_url: Option<String>,
-    /// Output directory (config.train_url).
-    #[arg(long, value_name = "DIR")]
-    train_url: Option<String>,
-    /// Directory that receives a copy of the logs (config.log_url).
-    #[arg(long, value_name = "DIR")]
-    log_url: Option<String>,
-    /// Custom image (config.user_image_url; stored only by the local executor).
-    #[arg(long, value_name = "URL")]
-    image: Option<String>,
+    #[command(flatten)]
+    config: ConfigFlags,
     /// A create-job body to start from, JSON or YAML (.yaml/.yml); flags override its fields.
     #[arg(long, short = 'f', value_name = "FILE")]
     file: Option<PathBuf>,
@@ -208,25 +177,36 @@ struct RerunArgs {
     /// The new version's description (0-256 characters).
     #[arg(long)]
     desc: Option<String>,
-    /// Engine: id, name, or NAME:VERSION.
+    /// The fields that change (a flag not given keeps the base version's value; `--param`
+    /// replaces its whole list).
+    #[command(flatten)]
+    config: ConfigFlags,
+}
+
+/// The config fields a create or rerun sets from flags (`training-jobs.md` §1, §6); each given
+/// flag overrides the field of the file (create) or the base version (rerun).
+#[derive(Debug, Args)]
+struct ConfigFlags {
+    /// Engine: id, name, or NAME:VERSION (see `trainyard engines`).
     #[arg(long, add = ArgValueCompleter::new(complete::engines))]
     engine: Option<String>,
-    /// Resource spec: id or code.
+    /// Resource spec: id or code (see `trainyard specs`) [create default: the first available
+    /// spec].
     #[arg(long, add = ArgValueCompleter::new(complete::specs))]
     spec: Option<String>,
-    /// Number of workers.
+    /// Number of workers [create default: 1].
     #[arg(long, value_name = "N")]
     workers: Option<i64>,
     /// Code directory (config.app_url).
     #[arg(long, value_name = "DIR")]
     app_url: Option<String>,
-    /// Entry script (config.boot_file_url).
+    /// Entry script, relative to --app-url (config.boot_file_url).
     #[arg(long, value_name = "FILE")]
     boot_file: Option<String>,
-    /// Custom command run through `sh -c` (config.user_command).
+    /// Custom command run through `sh -c`, replacing engine and boot file (config.user_command).
     #[arg(long, value_name = "CMD")]
     command: Option<String>,
-    /// Hyper-parameter --LABEL=VALUE (repeatable; replaces the base version's list).
+    /// Hyper-parameter passed as --LABEL=VALUE (repeatable; the list replaces the whole list).
     #[arg(long = "param", value_name = "LABEL=VALUE")]
     params: Vec<String>,
     /// Input data directory (config.data_url).
@@ -235,9 +215,60 @@ struct RerunArgs {
     /// Output directory (config.train_url).
     #[arg(long, value_name = "DIR")]
     train_url: Option<String>,
-    /// Log copy directory (config.log_url).
+    /// Directory that receives a copy of the logs (config.log_url).
     #[arg(long, value_name = "DIR")]
     log_url: Option<String>,
+    /// Custom image (config.user_image_url; stored only by the local executor).
+    #[arg(long, value_name = "URL")]
+    image: Option<String>,
+}
+
+impl ConfigFlags {
+    /// Sets in `config` every field given as a flag (engine and spec resolved through the
+    /// server, `--param` parsed), then makes every local path of `config` absolute.
+    /// Errors: an unknown engine or spec, a `--param` without `=`, a failed request.
+    async fn apply(self, session: &Session, config: &mut JobConfig) -> anyhow::Result<()> {
+        if let Some(e) = &self.engine {
+            config.engine_id = Some(resolve_engine(session, e).await?);
+        }
+        if let Some(sp) = &self.spec {
+            config.spec_id = Some(resolve_spec(session, Some(sp)).await?);
+        }
+        if !self.params.is_empty() {
+            config.parameter = Some(
+                self.params
+                    .iter()
+                    .map(|p| parse_param(p))
+                    .collect::<anyhow::Result<_>>()?,
+            );
+        }
+        let set = |slot: &mut Option<String>, v: Option<String>| {
+            if v.is_some() {
+                *slot = v;
+            }
+        };
+        if self.workers.is_some() {
+            config.worker_server_num = self.workers;
+        }
+        set(&mut config.app_url, self.app_url);
+        set(&mut config.boot_file_url, self.boot_file);
+        set(&mut config.user_command, self.command);
+        set(&mut config.data_url, self.data_url);
+        set(&mut config.train_url, self.train_url);
+        set(&mut config.log_url, self.log_url);
+        set(&mut config.user_image_url, self.image);
+        for slot in [
+            &mut config.app_url,
+            &mut config.data_url,
+            &mut config.train_url,
+            &mut config.log_url,
+        ] {
+            if let Some(p) = slot.take() {
+                *slot = Some(absolute(p));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -605,55 +636,11 @@ async fn create(session: &Session, fmt: OutputFormat, a: CreateArgs) -> anyhow::
         desc = d;
     }
     workspace = a.workspace.or(workspace);
-    if let Some(e) = &a.engine {
-        config.engine_id = Some(resolve_engine(session, e).await?);
-    }
-    if a.spec.is_some() || config.spec_id.is_none() {
-        config.spec_id = Some(resolve_spec(session, a.spec.as_deref()).await?);
-    }
-    if let Some(n) = a.workers {
-        config.worker_server_num = Some(n);
+    a.config.apply(session, &mut config).await?;
+    if config.spec_id.is_none() {
+        config.spec_id = Some(resolve_spec(session, None).await?);
     }
     config.worker_server_num.get_or_insert(1);
-    if let Some(v) = a.app_url {
-        config.app_url = Some(v);
-    }
-    if let Some(v) = a.boot_file {
-        config.boot_file_url = Some(v);
-    }
-    if let Some(v) = a.command {
-        config.user_command = Some(v);
-    }
-    if !a.params.is_empty() {
-        config.parameter = Some(
-            a.params
-                .iter()
-                .map(|p| parse_param(p))
-                .collect::<anyhow::Result<_>>()?,
-        );
-    }
-    if let Some(v) = a.data_url {
-        config.data_url = Some(v);
-    }
-    if let Some(v) = a.train_url {
-        config.train_url = Some(v);
-    }
-    if let Some(v) = a.log_url {
-        config.log_url = Some(v);
-    }
-    if let Some(v) = a.image {
-        config.user_image_url = Some(v);
-    }
-    for slot in [
-        &mut config.app_url,
-        &mut config.data_url,
-        &mut config.train_url,
-        &mut config.log_url,
-    ] {
-        if let Some(p) = slot.take() {
-            *slot = Some(absolute(p));
-        }
-    }
     let name = name.ok_or_else(|| anyhow!("a job name is required: --name NAME"))?;
     let resp = Estimator::create_job(session, &name, &desc, workspace.as_deref(), &config).await?;
     match fmt {
@@ -876,27 +863,7 @@ async fn delete(session: &Session, fmt: OutputFormat, a: &DeleteArgs) -> anyhow:
 async fn rerun(session: &Session, fmt: OutputFormat, a: RerunArgs) -> anyhow::Result<()> {
     let (job, base) = resolve(session, &a.base).await?;
     let mut c = JobConfig::default();
-    if let Some(e) = &a.engine {
-        c.engine_id = Some(resolve_engine(session, e).await?);
-    }
-    if let Some(sp) = &a.spec {
-        c.spec_id = Some(resolve_spec(session, Some(sp)).await?);
-    }
-    c.worker_server_num = a.workers;
-    c.app_url = a.app_url.map(absolute);
-    c.boot_file_url = a.boot_file;
-    c.user_command = a.command;
-    if !a.params.is_empty() {
-        c.parameter = Some(
-            a.params
-                .iter()
-                .map(|p| parse_param(p))
-                .collect::<anyhow::Result<_>>()?,
-        );
-    }
-    c.data_url = a.data_url.map(absolute);
-    c.train_url = a.train_url.map(absolute);
-    c.log_url = a.log_url.map(absolute);
+    a.config.apply(session, &mut c).await?;
     let desc = a.desc.unwrap_or_default();
     let resp = Estimator::create_version(session, job, base, &desc, &c).await?;
     match fmt {

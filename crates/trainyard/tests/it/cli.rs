@@ -1087,8 +1087,20 @@ fn rerun_waiting_reason_and_wait_exit_codes() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let _ = s.wait_terminal(j1, v1);
     // rerun: a new version from the latest one's config, --param replacing the list
+    // (and the flags create and rerun share: --image, a relative --data-url made absolute)
+    std::fs::create_dir(s.dir.path().join("in")).unwrap();
     let out = s.ok(&[
-        "jobs", "rerun", "second", "--param", "b=2", "--desc", "again",
+        "jobs",
+        "rerun",
+        "second",
+        "--param",
+        "b=2",
+        "--desc",
+        "again",
+        "--image",
+        "registry.example/train:1",
+        "--data-url",
+        "in",
     ]);
     assert!(
         out.starts_with(&format!("created job {j2} (second) version ")),
@@ -1102,6 +1114,12 @@ fn rerun_waiting_reason_and_wait_exit_codes() {
     assert_eq!(newest["pre_version_id"], v2);
     assert_eq!(newest["user_command"], "echo two", "inherited");
     assert_eq!(newest["version_desc"], "again");
+    assert_eq!(newest["user_image_url"], "registry.example/train:1");
+    assert_eq!(
+        newest["data_url"],
+        s.dir.path().join("in").to_string_lossy().as_ref(),
+        "made absolute against the CLI's working directory"
+    );
     assert_eq!(
         newest["parameter"],
         serde_json::json!([{"label": "b", "value": "2"}])
