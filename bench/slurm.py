@@ -20,8 +20,6 @@ Usage: slurm.py --bin TRAINYARD --endpoint URL --pid PID --calls FILE --interval
 """
 
 import argparse
-import http.client
-import json
 import os
 import random
 import shutil
@@ -30,59 +28,8 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.parse
 
-PROJECT = "0123456789abcdef0123456789abcdef"
-
-
-class Api:
-    def __init__(self, endpoint):
-        u = urllib.parse.urlparse(endpoint)
-        self.host, self.port = u.hostname, u.port
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-
-    def req(self, method, path, body=None, query=None):
-        url = f"/v1/{PROJECT}{path}"
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"content-type": "application/json"} if data else {}
-        for attempt in range(3):
-            try:
-                self.conn.request(method, url, body=data, headers=headers)
-                r = self.conn.getresponse()
-                payload = r.read()
-                return r.status, json.loads(payload or b"null")
-            except (http.client.HTTPException, ConnectionError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-                if attempt == 2:
-                    raise
-
-    def create(self, name, cmd):
-        st, b = self.req("POST", "/training-jobs", {"job_name": name, "config": {
-            "worker_server_num": 1, "spec_id": 1, "user_command": cmd}})
-        assert st == 200, b
-        return b["job_id"], b["version_id"]
-
-    def status(self, j, v):
-        st, b = self.req("GET", f"/training-jobs/{j}/versions/{v}")
-        assert st == 200, b
-        return b["status"]
-
-    def wait(self, j, v, want, timeout=600, every=0.05):
-        deadline = time.monotonic() + timeout
-        while True:
-            s = self.status(j, v)
-            if s in want:
-                return s
-            assert time.monotonic() < deadline, (j, v, s)
-            time.sleep(every)
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))]
+from benchlib import Api, Probe, pct, print_list
 
 
 def fmt(name, xs, unit="ms"):
@@ -238,34 +185,6 @@ def bench_poll(api, pid, calls, interval_ms, versions, window, tag):
     for j, v in vs:
         api.req("DELETE", f"/training-jobs/{j}")
     print(f"poll: {versions} versions deleted (their jobs cancelled) in {time.monotonic() - t0:.1f}s")
-
-
-class Probe:
-    """`trainyard bench probe` measuring the list in its own process until stop() (it reads
-    its stdin to EOF). A Python thread beside this script's own load would wait for the GIL
-    (up to its 5 ms switch interval) and charge that wait to the server's p99."""
-
-    def __init__(self, binary, endpoint, queries):
-        args = [binary, "bench", "probe", "--endpoint", endpoint]
-        for q in queries:
-            args += ["--query", urllib.parse.urlencode(q)]
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def stop(self):
-        """Closes the probe's stdin; returns {query: (n, median_ms, p99_ms, max_ms)}."""
-        out, _ = self.p.communicate()
-        assert self.p.returncode == 0, out
-        res = {}
-        for line in out.splitlines():
-            r = json.loads(line)
-            assert r["errors"] == 0, r
-            res[r["query"]] = (r["n"], r["median_ms"], r["p99_ms"], r["max_ms"])
-        return res
-
-
-def print_list(label, res):
-    for q, (n, med, p99, mx) in res.items():
-        print(f"{label}, {q}: N={n} median={med:.3f} ms p99={p99:.3f} ms max={mx:.3f} ms")
 
 
 QUERIES = [{"per_page": "10"}, {"per_page": "10", "status": "8"},
