@@ -9,12 +9,19 @@
 //!   commit numbers follow commit order and each change is the row as of its commit, as
 //!   SQLite's single writer gives. The lock is held only from the last statements to the
 //!   commit.
-//! - **Ids** come from rows of `id_counters` (`UPDATE … RETURNING`): a create or an import takes
-//!   a block of consecutive ids in its own transaction, the row lock serialising concurrent id
-//!   takers until commit; ids of committed jobs are never handed out again.
-//! - **`max_jobs`**: the project's row of `project_job_counts` is updated first
-//!   (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), which locks it until commit: concurrent
-//!   creates of one project, from any replica, are serialised and see each other's counts.
+//! - **Ids** come from rows of `id_counters` (`UPDATE … RETURNING`): a create takes its ids in
+//!   its own transaction (the row lock serialises concurrent id takers until commit); an import
+//!   takes its block of consecutive ids in a short transaction of its own before its COPY, so
+//!   two imports COPY at the same time, and a failed import leaves its ids unused (gaps; never
+//!   handed out again). Ids are never reused.
+//! - **`max_jobs`**: the project's row of `project_job_counts` is updated
+//!   (`INSERT … ON CONFLICT DO UPDATE … RETURNING`) as the last statement before the commit-order
+//!   lock, after the job rows are inserted, which locks it until commit: concurrent creates and
+//!   imports of one project, from any replica, see each other's counts, and the row is locked
+//!   only for the end of each transaction. A create reads the committed count with its ids
+//!   first (a full project is reported before a taken name); an import checks it before its
+//!   COPY. Both take the row after their inserts, so an insert waiting for another
+//!   transaction's uncommitted name never holds the row that transaction needs.
 //! - History import uses binary `COPY` for jobs and versions.
 //! - Errors: connection failures (refused, closed, admin shutdown, pool timeout) are
 //!   [`StoreError::Unavailable`]; other database errors are `Backend`.
@@ -506,6 +513,19 @@ fn add_project_jobs(c: &mut impl GenericClient, project: &str, delta: i64) -> Re
     Ok(n.max(0) as u64)
 }
 
+/// The project's job count as committed (no lock): a quick check before the work of a
+/// write whose locked count comes at its end.
+fn project_job_count(c: &mut impl GenericClient, project: &str) -> Result<u64> {
+    let n: Option<i64> = c
+        .query_typed_opt(
+            "SELECT jobs FROM project_job_counts WHERE project_id = $1",
+            &[(&project, Type::TEXT)],
+        )?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}
+
 /// Takes `n` consecutive ids of `name` (`jobs` or `versions`); returns the first.
 fn take_ids(c: &mut impl GenericClient, name: &str, n: i64) -> Result<i64> {
     Ok(c.query_typed_one(
@@ -529,6 +549,21 @@ fn take_job_and_version_ids(
         &[(&jobs, Type::INT8), (&versions, Type::INT8)],
     )?;
     Ok((r.try_get(0)?, r.try_get(1)?))
+}
+
+/// A create's job and version ids (from `id_counters`, locked until the transaction ends) and
+/// its project's job count as committed (no lock), in one statement.
+fn take_ids_for_create(tx: &mut Transaction<'_>, project: &str) -> Result<(i64, i64, u64)> {
+    let r = tx.query_typed_one(
+        "WITH j AS (UPDATE id_counters SET next = next + 1 WHERE name = 'jobs' RETURNING next - 1 AS first),
+              v AS (UPDATE id_counters SET next = next + 1 WHERE name = 'versions' RETURNING next - 1 AS first)
+         SELECT j.first, v.first,
+                COALESCE((SELECT jobs FROM project_job_counts WHERE project_id = $1), 0)
+         FROM j, v",
+        &[(&project, Type::TEXT)],
+    )?;
+    let jobs: i64 = r.try_get(2)?;
+    Ok((r.try_get(0)?, r.try_get(1)?, jobs.max(0) as u64))
 }
 
 fn upsert(job: &JobRecord, row: Row) -> IndexOp {
@@ -859,10 +894,12 @@ impl Engine for PgStore {
         max_jobs: u64,
     ) -> Result<Committed<(JobRecord, VersionRecord)>> {
         self.write(|tx| {
-            if add_project_jobs(tx, &new.project_id, 1)? > max_jobs {
+            // the count as committed comes with the ids (one round trip): a full project is
+            // reported before a taken name; the locked count is taken after the insert (below)
+            let (job_id, version_id, jobs) = take_ids_for_create(tx, &new.project_id)?;
+            if jobs + 1 > max_jobs {
                 return Err(StoreError::QuotaExceeded { max_jobs });
             }
-            let (job_id, version_id) = take_job_and_version_ids(tx, 1, 1)?;
             let folded = search_fold(&new.job_name);
             let inserted = tx.execute_typed(
                 "INSERT INTO jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc, version_count, latest_version_id, next_version_no, created_at)
@@ -890,6 +927,12 @@ impl Engine for PgStore {
                 }
             }
             insert_version(tx, version_id, job_id, 1, None, version)?;
+            // The project's count row is locked from here to the commit only, after the
+            // insert, as in an import: an insert that waits for another transaction's
+            // uncommitted name then never holds the row that transaction needs to commit.
+            if add_project_jobs(tx, &new.project_id, 1)? > max_jobs {
+                return Err(StoreError::QuotaExceeded { max_jobs });
+            }
             read_new_version(tx, job_id, version_id)
         })
     }
@@ -1083,19 +1126,30 @@ impl Engine for PgStore {
         max_jobs: u64,
     ) -> Result<Committed<Imported>> {
         let n = records.len() as i64;
+        // Over the quota already: a duplicate name is reported before the quota (no COPY).
+        if project_job_count(&mut *self.conn()?, project)? + n as u64 > max_jobs {
+            if let Some(i) = first_duplicate(&mut *self.conn()?, project, records)? {
+                return Err(StoreError::DuplicateName {
+                    name: records[i].job_name.as_str().to_owned(),
+                    line: Some(i),
+                });
+            }
+            return Err(StoreError::QuotaExceeded { max_jobs });
+        }
+        // The id blocks are taken in a short transaction of their own (one statement), not in
+        // the import's: two imports then COPY at the same time instead of one after the other
+        // (the counters' rows stay locked until their transaction ends). A failed import
+        // leaves its ids unused (docs/import.md).
+        let (first_job, first_version) = take_job_and_version_ids(&mut *self.conn()?, n, n)?;
         let attempt = self.write(|tx| {
+            copy_import(tx, project, records, first_job, first_version)?;
+            // the project's count row is locked from here to the commit only (a COPY that
+            // waits for another transaction's name holds no lock a create needs: creates
+            // count their job after its insert too)
             if add_project_jobs(tx, project, n)? > max_jobs {
-                // a duplicate name is reported before the quota
-                if let Some(i) = first_duplicate(tx, project, records)? {
-                    return Err(StoreError::DuplicateName {
-                        name: records[i].job_name.as_str().to_owned(),
-                        line: Some(i),
-                    });
-                }
+                // no name is taken (the COPY went through): another write took the room since
                 return Err(StoreError::QuotaExceeded { max_jobs });
             }
-            let (first_job, first_version) = take_job_and_version_ids(tx, n, n)?;
-            copy_import(tx, project, records, first_job, first_version)?;
             let rows = records
                 .iter()
                 .enumerate()

@@ -474,6 +474,9 @@ impl Engine for SqliteStore {
         records: &[HistoryRecord],
         max_jobs: u64,
     ) -> Result<Committed<Imported>> {
+        // the work that needs no database is done before taking the writer, so it overlaps
+        // another import's write
+        let prepared = PreparedImport::new(records);
         self.write(|tx| {
             if project_jobs(tx, project)? + records.len() as u64 > max_jobs {
                 // a duplicate name is reported before the quota: look for one first
@@ -497,61 +500,57 @@ impl Engine for SqliteStore {
             let n = records.len() as i64;
             let first_job = first_free_id(tx, "jobs")?;
             let first_version = first_free_id(tx, "versions")?;
-            let mut rows = Vec::with_capacity(records.len());
-            {
-                let mut ins_job = tx.prepare_cached(
-                    "INSERT INTO jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc, version_count, latest_version_id, next_version_no, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, 2, ?8)",
-                )?;
-                let mut ins_ver = tx.prepare_cached(
-                    "INSERT INTO versions (version_id, job_id, version_no, status, create_time, start_time, end_time, duration, engine_type, worker_server_num, imported)
-                     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
-                )?;
-                // jobs in the unique index's order (project, workspace, name: SQLite's BINARY
-                // collation compares UTF-8 bytes), so the index is filled page by page instead
-                // of at random places (its maintenance was most of an import's time at 1M
-                // jobs); ids stay those of the records' order
-                for i in name_order(records) {
+            // jobs in the unique index's order (project, workspace, name: SQLite's BINARY
+            // collation compares UTF-8 bytes), so the index is filled page by page instead of
+            // at random places (its maintenance was most of an import's time at 1M jobs); ids
+            // stay those of the records' order. The unique index finds names already used: no
+            // separate look-up per record (the caller has checked duplicates within the
+            // batch); the rollback undoes the records inserted before.
+            let inserted = insert_rows(
+                tx,
+                IMPORT_JOB_SQL,
+                IMPORT_JOB_COLUMNS,
+                &prepared.order,
+                |stmt, at, k, &i| {
                     let r = &records[i];
-                    let (job_id, version_id) = (first_job + i as i64, first_version + i as i64);
-                    let name = r.job_name.as_str();
-                    // the unique index (project, workspace, name) finds names already used: no
-                    // separate look-up per record (the caller has checked duplicates within the
-                    // batch); the rollback undoes the records inserted before
-                    let inserted = ins_job.execute(params![
-                        job_id,
-                        project,
-                        r.workspace_id.as_str(),
-                        name,
-                        search_fold(name),
-                        r.job_desc,
-                        version_id,
-                        r.create_time
-                    ]);
-                    match inserted {
-                        Err(e) if is_unique_violation(&e) => {
-                            return Err(first_used_name(tx, project, records, first_job)?);
-                        }
-                        other => {
-                            other?;
-                        }
-                    }
+                    stmt.raw_bind_parameter(at, first_job + i as i64)?;
+                    stmt.raw_bind_parameter(at + 1, project)?;
+                    stmt.raw_bind_parameter(at + 2, r.workspace_id.as_str())?;
+                    stmt.raw_bind_parameter(at + 3, r.job_name.as_str())?;
+                    stmt.raw_bind_parameter(at + 4, prepared.folded[k].as_str())?;
+                    stmt.raw_bind_parameter(at + 5, r.job_desc.as_str())?;
+                    stmt.raw_bind_parameter(at + 6, first_version + i as i64)?;
+                    stmt.raw_bind_parameter(at + 7, r.create_time)
+                },
+            );
+            match inserted {
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(first_used_name(tx, project, records, first_job)?);
                 }
-                for (i, r) in records.iter().enumerate() {
-                    let (job_id, version_id) = (first_job + i as i64, first_version + i as i64);
-                    ins_ver.execute(params![
-                        version_id,
-                        job_id,
-                        i64::from(r.status.code()),
-                        r.create_time,
-                        r.start_time,
-                        r.end_time,
-                        r.duration(),
-                        r.engine_type,
-                        r.worker_server_num
-                    ])?;
-                    rows.push((r.workspace_id.as_str().to_owned(), imported_row(r, job_id, version_id)));
-                }
+                other => other?,
+            }
+            // versions in id order (appended to the table and to versions_job)
+            insert_rows(
+                tx,
+                IMPORT_VERSION_SQL,
+                IMPORT_VERSION_COLUMNS,
+                records,
+                |stmt, at, i, r| {
+                    stmt.raw_bind_parameter(at, first_version + i as i64)?;
+                    stmt.raw_bind_parameter(at + 1, first_job + i as i64)?;
+                    stmt.raw_bind_parameter(at + 2, i64::from(r.status.code()))?;
+                    stmt.raw_bind_parameter(at + 3, r.create_time)?;
+                    stmt.raw_bind_parameter(at + 4, r.start_time)?;
+                    stmt.raw_bind_parameter(at + 5, r.end_time)?;
+                    stmt.raw_bind_parameter(at + 6, r.duration())?;
+                    stmt.raw_bind_parameter(at + 7, r.engine_type)?;
+                    stmt.raw_bind_parameter(at + 8, r.worker_server_num)
+                },
+            )?;
+            let mut rows = prepared.rows;
+            for (i, (_, row)) in rows.iter_mut().enumerate() {
+                row.job_id = first_job + i as i64;
+                row.version_id = first_version + i as i64;
             }
             add_project_jobs(tx, project, n)?;
             let imported = Imported {
@@ -591,6 +590,80 @@ pub(crate) fn name_order(records: &[HistoryRecord]) -> Vec<usize> {
     // str's Ord is the byte order
     order.sort_unstable_by(|&a, &b| key(&records[a]).cmp(&key(&records[b])));
     order
+}
+
+/// What an import computes before it takes the writer: the name order, the folded names (in
+/// that order) and the list rows (in record order; ids are set once the block is taken).
+struct PreparedImport {
+    order: Vec<usize>,
+    folded: Vec<String>,
+    rows: Vec<(String, Row)>,
+}
+
+impl PreparedImport {
+    fn new(records: &[HistoryRecord]) -> PreparedImport {
+        let order = name_order(records);
+        let folded = order
+            .iter()
+            .map(|&i| search_fold(records[i].job_name.as_str()))
+            .collect();
+        let rows = records
+            .iter()
+            .map(|r| (r.workspace_id.as_str().to_owned(), imported_row(r, 0, 0)))
+            .collect();
+        PreparedImport {
+            order,
+            folded,
+            rows,
+        }
+    }
+}
+
+/// Rows per multi-row `INSERT` of an import: one statement per 64 rows instead of one per row
+/// (each execution of an insert into an `AUTOINCREMENT` table also reads and writes
+/// `sqlite_sequence`). 64 rows of at most 9 parameters stay under SQLite's oldest limit of
+/// 999 parameters per statement.
+const IMPORT_CHUNK: usize = 64;
+
+const IMPORT_JOB_SQL: &str = "INSERT INTO jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc, latest_version_id, created_at, version_count, next_version_no) VALUES ";
+/// One job row's placeholders (8 parameters; version_count 1, next_version_no 2).
+const IMPORT_JOB_COLUMNS: &str = "(?, ?, ?, ?, ?, ?, ?, ?, 1, 2)";
+const IMPORT_VERSION_SQL: &str = "INSERT INTO versions (version_id, job_id, status, create_time, start_time, end_time, duration, engine_type, worker_server_num, version_no, imported) VALUES ";
+/// One version row's placeholders (9 parameters; version_no 1, imported).
+const IMPORT_VERSION_COLUMNS: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)";
+
+/// Inserts one row per item with multi-row `INSERT`s of [`IMPORT_CHUNK`] rows (the last one
+/// shorter); `bind(stmt, first parameter index, item position, item)` binds one row's
+/// parameters. Cached statements: at most two texts per table and import.
+fn insert_rows<T>(
+    tx: &Transaction<'_>,
+    head: &str,
+    columns: &str,
+    items: &[T],
+    mut bind: impl FnMut(&mut rusqlite::Statement<'_>, usize, usize, &T) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let per_row = columns.matches('?').count();
+    let sql = |rows: usize| {
+        let mut sql = String::with_capacity(head.len() + rows * (columns.len() + 2));
+        sql.push_str(head);
+        for k in 0..rows {
+            if k > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(columns);
+        }
+        sql
+    };
+    let mut k = 0;
+    for chunk in items.chunks(IMPORT_CHUNK) {
+        let mut stmt = tx.prepare_cached(&sql(chunk.len()))?;
+        for (j, item) in chunk.iter().enumerate() {
+            bind(&mut stmt, 1 + j * per_row, k, item)?;
+            k += 1;
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// The first record (in the import's order) whose name a job that existed before the import

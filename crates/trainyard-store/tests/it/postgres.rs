@@ -207,3 +207,51 @@ fn copy_from_sqlite_into_postgres() {
         .unwrap();
     assert!(u.user_id > 1);
 }
+
+/// On PostgreSQL an import takes its id block in a transaction of its own (so two imports
+/// write at once): a refused import leaves its block unused, and the next job's id comes after
+/// it (docs/import.md). Ids by hand: "taken" is job 1, the refused import took 2..=4, "next"
+/// is 5.
+#[test]
+fn a_refused_import_leaves_its_ids_unused() {
+    use crate::conformance::{hist, new_job, new_version};
+    use trainyard_store::StoreError;
+    let Some(h) = harness() else {
+        eprintln!("a_refused_import_leaves_its_ids_unused: PostgreSQL not available, not run");
+        return;
+    };
+    let store = (h.open)();
+    let (taken, _) = store
+        .create_job(&new_job("taken", "0"), &new_version(1), 100)
+        .unwrap();
+    assert_eq!(taken.job_id, 1);
+    let err = store
+        .import(
+            "p",
+            &[
+                hist("n1", "0", 10, 1, None, None),
+                hist("n2", "0", 10, 1, None, None),
+                hist("taken", "0", 10, 1, None, None),
+            ],
+            100,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::DuplicateName { line: Some(2), .. }),
+        "{err:?}"
+    );
+    let (next, _) = store
+        .create_job(&new_job("next", "0"), &new_version(1), 100)
+        .unwrap();
+    assert_eq!(next.job_id, 5);
+    // an import refused before its write (the project is full) takes no ids
+    let err = store
+        .import("p", &[hist("n3", "0", 10, 1, None, None)], 2)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::QuotaExceeded { .. }), "{err:?}");
+    let ok = store
+        .import("p", &[hist("n4", "0", 10, 1, None, None)], 100)
+        .unwrap();
+    assert_eq!((ok.first_job_id, ok.last_job_id), (6, 6));
+    assert_eq!(store.project_job_count("p").unwrap(), 3);
+}

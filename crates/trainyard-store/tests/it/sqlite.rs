@@ -63,3 +63,34 @@ fn project_job_counts_are_kept_and_backfilled_by_the_migration() {
         (2, 1, 0)
     );
 }
+
+/// On SQLite (one writer) a refused import takes no ids: the next job's id follows the last
+/// one (by hand: "taken" is job 1, "next" is 2).
+#[test]
+fn a_refused_import_leaves_no_id_gap() {
+    use trainyard_store::StoreError;
+    let h = harness().unwrap();
+    let store = (h.open)();
+    let (taken, _) = store
+        .create_job(&new_job("taken", "0"), &new_version(1), 100)
+        .unwrap();
+    assert_eq!(taken.job_id, 1);
+    let err = store
+        .import(
+            "p",
+            &[
+                hist("n1", "0", 10, 1, None, None),
+                hist("taken", "0", 10, 1, None, None),
+            ],
+            100,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::DuplicateName { line: Some(1), .. }),
+        "{err:?}"
+    );
+    let (next, _) = store
+        .create_job(&new_job("next", "0"), &new_version(1), 100)
+        .unwrap();
+    assert_eq!(next.job_id, 2);
+}
