@@ -373,7 +373,16 @@ impl Store {
         version: &NewVersion,
         max_jobs: u64,
     ) -> Result<(JobRecord, VersionRecord)> {
-        Ok(self.engine.create_job(new, version, max_jobs)?.publish())
+        let t0 = std::time::Instant::now();
+        let committed = self.engine.create_job(new, version, max_jobs)?;
+        let t_commit = t0.elapsed();
+        let out = committed.publish();
+        tracing::debug!(
+            commit_us = t_commit.as_micros() as u64,
+            publish_us = (t0.elapsed() - t_commit).as_micros() as u64,
+            "create_job"
+        );
+        Ok(out)
     }
 
     /// Adds a version (status INIT) to a job of `project`; it becomes the latest, numbered

@@ -142,7 +142,7 @@ impl AuthEngine for PgStore {
             })
             .collect::<R<Vec<_>>>()?;
         for u in &mut users {
-            u.projects = user_projects(&mut *c, u.user_id)?;
+            u.projects = user_projects(&mut **c, u.user_id)?;
         }
         Ok(users)
     }
@@ -157,8 +157,8 @@ impl AuthEngine for PgStore {
 
     fn active_user(&self, name: &str, domain: &str) -> R<Option<(i64, String, Vec<String>)>> {
         let mut c = self.conn()?;
-        Ok(match active_user(&mut *c, name, domain)? {
-            Some((id, hash)) => Some((id, hash, user_projects(&mut *c, id)?)),
+        Ok(match active_user(&mut **c, name, domain)? {
+            Some((id, hash)) => Some((id, hash, user_projects(&mut **c, id)?)),
             None => None,
         })
     }
@@ -257,7 +257,7 @@ impl AuthEngine for PgStore {
             return Ok(None);
         };
         let user_id: i64 = row.try_get(1)?;
-        let projects = user_projects(&mut *c, user_id)?;
+        let projects = user_projects(&mut **c, user_id)?;
         Ok(Some(SealedKey {
             sealed: row.try_get(0)?,
             identity: Identity {

@@ -36,7 +36,7 @@ fn get(c: &mut impl GenericClient, project: &str, name: &str) -> Result<ConfigRe
 
 impl ConfigEngine for PgStore {
     fn get_config(&self, project: &str, name: &str) -> Result<ConfigRecord, StoreError> {
-        get(&mut *self.conn()?, project, name)
+        get(&mut **self.conn()?, project, name)
     }
 
     fn list_configs(

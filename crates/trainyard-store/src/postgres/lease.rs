@@ -16,6 +16,7 @@
 use super::PgStore;
 use crate::{LeaderInfo, Result, StoreError};
 use postgres::GenericClient;
+use postgres::types::Type;
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -36,11 +37,15 @@ impl PgStore {
     }
 
     pub(crate) fn pg_renew_lead(&self, epoch: u64, ttl: Duration) -> Result<bool> {
-        let n = self.conn()?.execute(
+        // every second on the leader: a typed statement is one round trip (no prepare)
+        let n = self.conn()?.execute_typed(
             "UPDATE scheduler_lease
                 SET expires_at = clock_timestamp() + $2 * interval '1 millisecond'
               WHERE id = 1 AND epoch = $1",
-            &[&(epoch as i64), &(ms(ttl) as f64)],
+            &[
+                (&(epoch as i64), Type::INT8),
+                (&(ms(ttl) as f64), Type::FLOAT8),
+            ],
         )?;
         Ok(n == 1)
     }

@@ -1,7 +1,10 @@
 //! The PostgreSQL engine: several `trainyard serve` replicas share one database.
 //!
 //! - A pool of connections (`r2d2_postgres`, synchronous `postgres` client: every call is
-//!   blocking, like the rest of the store, and runs on `spawn_blocking` in the server).
+//!   blocking, like the rest of the store, and runs on `spawn_blocking` in the server); a
+//!   connection used in the last second is handed out without a test query (`pool.rs`).
+//! - A create is one round trip: `CALL trainyard_create_job` (migration 3) does what
+//!   [`PgStore::write`] does and commits inside the procedure (see `Engine::create_job`).
 //! - Migrations (`schema.rs`) run at open in one transaction under an advisory lock.
 //! - **Commit order**: a write that changes the job list takes a transaction-scoped advisory
 //!   lock right before its commit, reads the job's list row again under it, and numbers the
@@ -30,6 +33,7 @@ mod auth;
 mod configs;
 mod copy;
 mod lease;
+mod pool;
 mod schema;
 mod tail;
 
@@ -53,8 +57,8 @@ use trainyard_api::status::JobStatus;
 use trainyard_api::text::search_fold;
 use trainyard_index::{IndexOp, ListIndex, Row};
 
-pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+pub(crate) type Pool = r2d2::Pool<pool::Manager>;
+type Conn = r2d2::PooledConnection<pool::Manager>;
 
 /// Second key of the advisory locks (the first is this database and schema's hash).
 const LOCK_COMMIT_ORDER: i32 = 1;
@@ -151,7 +155,7 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("trainyard");
         }
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let manager = pool::Manager(PostgresConnectionManager::new(config.clone(), NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(1))
@@ -219,9 +223,12 @@ impl PgStore {
         f: impl FnOnce(&mut Transaction<'_>) -> Result<(T, IndexOp)>,
     ) -> Result<Committed<T>> {
         self.ensure_tail();
+        let t0 = std::time::Instant::now();
         let mut conn = self.conn()?;
+        let t_conn = t0.elapsed();
         let mut tx = conn.transaction()?;
         let (value, mut op) = f(&mut tx)?;
+        let t_body = t0.elapsed();
         // statements with typed parameters (`*_typed`) are one round trip each: no prepare
         tx.execute_typed(
             "SELECT pg_advisory_xact_lock($1, $2)",
@@ -233,9 +240,11 @@ impl PgStore {
         // Read the list row again now that no other list-changing write can commit before
         // this one: a row read earlier may miss a write (of another row of the same job, e.g.
         // its description vs its latest version's status) that committed in between.
+        let t_lock = t0.elapsed();
         if let IndexOp::Upsert { row, .. } = &mut op {
             *row = job_row(&mut tx, row.job_id)?;
         }
+        let t_row = t0.elapsed();
         let tag = self.next_tag();
         let (kind, project, workspace, job_id, last_job_id) = tail::describe(&op);
         let tag = tag as i64;
@@ -247,7 +256,7 @@ impl PgStore {
                         (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
                     FROM change_log
                     RETURNING seq)
-                 SELECT seq, pg_notify($7, '')::TEXT FROM c",
+                 SELECT seq, pg_notify($7, $8)::TEXT FROM c",
                 &[
                     (&tag, Type::INT8),
                     (&kind, Type::INT2),
@@ -256,10 +265,12 @@ impl PgStore {
                     (&job_id, Type::INT8),
                     (&last_job_id, Type::INT8),
                     (&self.shared.channel, Type::TEXT),
+                    (&self.shared.payload, Type::TEXT),
                 ],
             )?
             .try_get(0)?;
         let seq = seq as u64;
+        let t_log = t0.elapsed();
         self.feed.register_own(seq, tag as u64, op);
         let delay = self
             .commit_delay_ms
@@ -270,6 +281,18 @@ impl PgStore {
         // On an error the outcome is unknown: the tailer applies the entry if it committed
         // (and the registered change is dropped once the number is passed).
         tx.commit()?;
+        let us = |d: Duration| d.as_micros() as u64;
+        tracing::debug!(
+            seq,
+            conn_us = us(t_conn),
+            body_us = us(t_body - t_conn),
+            lock_us = us(t_lock - t_body),
+            row_us = us(t_row - t_lock),
+            log_us = us(t_log - t_row),
+            commit_us = us(t0.elapsed() - t_log),
+            total_us = us(t0.elapsed()),
+            "postgres write"
+        );
         Ok(Committed::tailed(value, seq, &self.feed))
     }
 
@@ -551,19 +574,55 @@ fn take_job_and_version_ids(
     Ok((r.try_get(0)?, r.try_get(1)?))
 }
 
-/// A create's job and version ids (from `id_counters`, locked until the transaction ends) and
-/// its project's job count as committed (no lock), in one statement.
-fn take_ids_for_create(tx: &mut Transaction<'_>, project: &str) -> Result<(i64, i64, u64)> {
-    let r = tx.query_typed_one(
-        "WITH j AS (UPDATE id_counters SET next = next + 1 WHERE name = 'jobs' RETURNING next - 1 AS first),
-              v AS (UPDATE id_counters SET next = next + 1 WHERE name = 'versions' RETURNING next - 1 AS first)
-         SELECT j.first, v.first,
-                COALESCE((SELECT jobs FROM project_job_counts WHERE project_id = $1), 0)
-         FROM j, v",
-        &[(&project, Type::TEXT)],
-    )?;
-    let jobs: i64 = r.try_get(2)?;
-    Ok((r.try_get(0)?, r.try_get(1)?, jobs.max(0) as u64))
+/// SQLSTATE raised by `trainyard_create_job` when the project is full (migration 3).
+const QUOTA_EXCEEDED: &str = "TY001";
+
+/// The job and version 1 a create inserts, as [`read_new_version`] would read them back
+/// (`config_json` is the stored config text; a spec's `max_num` and `no_resource` are not
+/// stored).
+fn created_records(
+    new: &NewJob,
+    version: &NewVersion,
+    job_id: i64,
+    version_id: i64,
+    config_json: &str,
+) -> (JobRecord, VersionRecord) {
+    let job = JobRecord {
+        job_id,
+        project_id: new.project_id.clone(),
+        workspace_id: new.workspace_id.clone(),
+        job_name: new.job_name.clone(),
+        job_desc: new.job_desc.clone(),
+        version_count: 1,
+        latest_version_id: version_id,
+        next_version_no: 2,
+        created_at: version.create_time,
+    };
+    let v = VersionRecord {
+        version_id,
+        job_id,
+        version_no: 1,
+        pre_version_id: None,
+        version_desc: version.version_desc.clone(),
+        status: JobStatus::Init,
+        create_time: version.create_time,
+        start_time: None,
+        end_time: None,
+        duration: 0,
+        exit_code: None,
+        status_reason: String::new(),
+        engine: version.engine.clone(),
+        spec: Spec {
+            max_num: 0,
+            no_resource: false,
+            ..version.spec.clone()
+        },
+        worker_server_num: version.config.worker_server_num.unwrap_or(1),
+        config: serde_json::from_str(config_json).unwrap_or_default(),
+        run_handle: None,
+        imported: false,
+    };
+    (job, v)
 }
 
 fn upsert(job: &JobRecord, row: Row) -> IndexOp {
@@ -696,7 +755,7 @@ fn first_duplicate(
 
 impl Engine for PgStore {
     fn get_job(&self, project: &str, job_id: i64) -> Result<JobRecord> {
-        get_job(&mut *self.conn()?, project, job_id)
+        get_job(&mut **self.conn()?, project, job_id)
     }
 
     fn get_version(
@@ -706,8 +765,8 @@ impl Engine for PgStore {
         version_id: i64,
     ) -> Result<(JobRecord, VersionRecord)> {
         let mut c = self.conn()?;
-        let job = get_job(&mut *c, project, job_id)?;
-        let v = get_version(&mut *c, version_id)?
+        let job = get_job(&mut **c, project, job_id)?;
+        let v = get_version(&mut **c, version_id)?
             .filter(|v| v.job_id == job_id)
             .ok_or(StoreError::NotFound)?;
         Ok((job, v))
@@ -715,20 +774,20 @@ impl Engine for PgStore {
 
     fn version_by_id(&self, version_id: i64) -> Result<(JobRecord, VersionRecord)> {
         let mut c = self.conn()?;
-        let v = get_version(&mut *c, version_id)?.ok_or(StoreError::NotFound)?;
-        let job = get_job_any(&mut *c, v.job_id)?;
+        let v = get_version(&mut **c, version_id)?.ok_or(StoreError::NotFound)?;
+        let job = get_job_any(&mut **c, v.job_id)?;
         Ok((job, v))
     }
 
     fn list_versions(&self, project: &str, job_id: i64) -> Result<(JobRecord, Vec<VersionRecord>)> {
         let mut c = self.conn()?;
-        let job = get_job(&mut *c, project, job_id)?;
-        let rows = job_versions(&mut *c, job_id)?;
+        let job = get_job(&mut **c, project, job_id)?;
+        let rows = job_versions(&mut **c, job_id)?;
         Ok((job, rows))
     }
 
     fn project_job_count(&self, project: &str) -> Result<u64> {
-        project_jobs(&mut *self.conn()?, project)
+        project_jobs(&mut **self.conn()?, project)
     }
 
     fn version_status_counts(&self) -> Result<Vec<(JobStatus, u64)>> {
@@ -770,7 +829,7 @@ impl Engine for PgStore {
 
     fn load_index(&self) -> Result<()> {
         self.ensure_tail();
-        load_into(&mut *self.conn()?, &self.feed)
+        load_into(&mut **self.conn()?, &self.feed)
     }
 
     fn sync_index(&self) -> Result<()> {
@@ -887,54 +946,122 @@ impl Engine for PgStore {
         Ok((total.max(0) as u64, rows))
     }
 
+    /// One round trip: `CALL trainyard_create_job(…)` (migration 3) runs the statements of a
+    /// [`PgStore::write`] and commits inside the procedure, so its answer comes after the
+    /// commit; the job and version are the values just inserted (nothing else can change
+    /// them before the commit).
     fn create_job(
         &self,
         new: &NewJob,
         version: &NewVersion,
         max_jobs: u64,
     ) -> Result<Committed<(JobRecord, VersionRecord)>> {
-        self.write(|tx| {
-            // the count as committed comes with the ids (one round trip): a full project is
-            // reported before a taken name; the locked count is taken after the insert (below)
-            let (job_id, version_id, jobs) = take_ids_for_create(tx, &new.project_id)?;
-            if jobs + 1 > max_jobs {
+        self.ensure_tail();
+        let t0 = std::time::Instant::now();
+        let mut conn = self.conn()?;
+        let t_conn = t0.elapsed();
+        let config = serde_json::to_string(&version.config)?;
+        let folded = search_fold(&new.job_name);
+        let max = i64::try_from(max_jobs).unwrap_or(i64::MAX);
+        let status = i64::from(JobStatus::Init.code());
+        let engine_id = version.engine.as_ref().map(|e| e.engine_id);
+        let engine_type = version.engine.as_ref().map_or(0, |e| e.engine_type);
+        let engine_name = version
+            .engine
+            .as_ref()
+            .map_or("", |e| e.engine_name.as_str());
+        let engine_version = version
+            .engine
+            .as_ref()
+            .map_or("", |e| e.engine_version.as_str());
+        let workers = version.config.worker_server_num.unwrap_or(1);
+        let tag = self.next_tag() as i64;
+        let delay = self
+            .commit_delay_ms
+            .load(std::sync::atomic::Ordering::Relaxed) as i64;
+        let kind = tail::kind::JOB;
+        let out: Option<i64> = None;
+        let sp = &version.spec;
+        let called = conn.query_typed_one(
+            "CALL trainyard_create_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+            &[
+                (&new.project_id, Type::TEXT),
+                (&new.workspace_id, Type::TEXT),
+                (&new.job_name, Type::TEXT),
+                (&folded, Type::TEXT),
+                (&new.job_desc, Type::TEXT),
+                (&max, Type::INT8),
+                (&status, Type::INT8),
+                (&version.create_time, Type::INT8),
+                (&version.version_desc, Type::TEXT),
+                (&engine_id, Type::INT8),
+                (&engine_type, Type::INT8),
+                (&engine_name, Type::TEXT),
+                (&engine_version, Type::TEXT),
+                (&sp.spec_id, Type::INT8),
+                (&sp.spec_code, Type::TEXT),
+                (&sp.core, Type::TEXT),
+                (&sp.cpu, Type::TEXT),
+                (&sp.gpu_num, Type::INT8),
+                (&sp.gpu_type, Type::TEXT),
+                (&workers, Type::INT8),
+                (&config, Type::TEXT),
+                (&self.lock_space, Type::INT4),
+                (&LOCK_COMMIT_ORDER, Type::INT4),
+                (&tag, Type::INT8),
+                (&kind, Type::INT2),
+                (&self.shared.channel, Type::TEXT),
+                (&self.shared.payload, Type::TEXT),
+                (&delay, Type::INT8),
+                (&out, Type::INT8),
+                (&out, Type::INT8),
+                (&out, Type::INT8),
+            ],
+        );
+        let r = match called {
+            Ok(r) => r,
+            Err(e) if e.code().is_some_and(|c| c.code() == QUOTA_EXCEEDED) => {
                 return Err(StoreError::QuotaExceeded { max_jobs });
             }
-            let folded = search_fold(&new.job_name);
-            let inserted = tx.execute_typed(
-                "INSERT INTO jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc, version_count, latest_version_id, next_version_no, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, 2, $8)",
-                &[
-                    (&job_id, Type::INT8),
-                    (&new.project_id, Type::TEXT),
-                    (&new.workspace_id, Type::TEXT),
-                    (&new.job_name, Type::TEXT),
-                    (&folded, Type::TEXT),
-                    (&new.job_desc, Type::TEXT),
-                    (&version_id, Type::INT8),
-                    (&version.create_time, Type::INT8),
-                ],
-            );
-            match inserted {
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::DuplicateName {
-                        name: new.job_name.clone(),
-                        line: None,
-                    });
-                }
-                other => {
-                    other?;
-                }
+            Err(e)
+                if is_unique_violation(&e)
+                    && e.as_db_error().and_then(|d| d.constraint()) == Some("jobs_name") =>
+            {
+                return Err(StoreError::DuplicateName {
+                    name: new.job_name.clone(),
+                    line: None,
+                });
             }
-            insert_version(tx, version_id, job_id, 1, None, version)?;
-            // The project's count row is locked from here to the commit only, after the
-            // insert, as in an import: an insert that waits for another transaction's
-            // uncommitted name then never holds the row that transaction needs to commit.
-            if add_project_jobs(tx, &new.project_id, 1)? > max_jobs {
-                return Err(StoreError::QuotaExceeded { max_jobs });
-            }
-            read_new_version(tx, job_id, version_id)
-        })
+            Err(e) => return Err(e.into()),
+        };
+        let job_id: i64 = r.try_get(0)?;
+        let version_id: i64 = r.try_get(1)?;
+        let seq = r.try_get::<_, i64>(2)? as u64;
+        let created = created_records(new, version, job_id, version_id, &config);
+        let row = Row {
+            job_id,
+            job_name: created.0.job_name.clone(),
+            job_desc: created.0.job_desc.clone(),
+            version_id,
+            status: created.1.status,
+            create_time: created.1.create_time,
+            start_time: None,
+            duration: 0,
+            version_count: 1,
+            engine_type,
+        };
+        // committed already: the tailer may have applied the entry (read back) meanwhile,
+        // then this registration is not kept and `publish` finds the number applied
+        self.feed
+            .register_own(seq, tag as u64, upsert(&created.0, row));
+        tracing::debug!(
+            seq,
+            conn_us = t_conn.as_micros() as u64,
+            total_us = t0.elapsed().as_micros() as u64,
+            "postgres create"
+        );
+        Ok(Committed::tailed(created, seq, &self.feed))
     }
 
     fn create_version(
@@ -1127,8 +1254,8 @@ impl Engine for PgStore {
     ) -> Result<Committed<Imported>> {
         let n = records.len() as i64;
         // Over the quota already: a duplicate name is reported before the quota (no COPY).
-        if project_job_count(&mut *self.conn()?, project)? + n as u64 > max_jobs {
-            if let Some(i) = first_duplicate(&mut *self.conn()?, project, records)? {
+        if project_job_count(&mut **self.conn()?, project)? + n as u64 > max_jobs {
+            if let Some(i) = first_duplicate(&mut **self.conn()?, project, records)? {
                 return Err(StoreError::DuplicateName {
                     name: records[i].job_name.as_str().to_owned(),
                     line: Some(i),
@@ -1140,7 +1267,7 @@ impl Engine for PgStore {
         // the import's: two imports then COPY at the same time instead of one after the other
         // (the counters' rows stay locked until their transaction ends). A failed import
         // leaves its ids unused (docs/import.md).
-        let (first_job, first_version) = take_job_and_version_ids(&mut *self.conn()?, n, n)?;
+        let (first_job, first_version) = take_job_and_version_ids(&mut **self.conn()?, n, n)?;
         let attempt = self.write(|tx| {
             copy_import(tx, project, records, first_job, first_version)?;
             // the project's count row is locked from here to the commit only (a COPY that
@@ -1183,7 +1310,7 @@ impl Engine for PgStore {
                 if e.downcast_ref::<postgres::Error>()
                     .is_some_and(is_unique_violation) =>
             {
-                match first_duplicate(&mut *self.conn()?, project, records)? {
+                match first_duplicate(&mut **self.conn()?, project, records)? {
                     Some(i) => Err(StoreError::DuplicateName {
                         name: records[i].job_name.as_str().to_owned(),
                         line: Some(i),

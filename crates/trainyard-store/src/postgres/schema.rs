@@ -138,4 +138,69 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO scheduler_lease (id, epoch, holder, expires_at) VALUES (1, 0, '', '-infinity');
     "#,
+    // 3: a create in one round trip (`CALL`, see `PgStore::create_job`): the same statements as
+    // a create in `PgStore::write`, in the same order (the ids with the committed count, the
+    // rows, the project's count row locked; then the commit-order lock, the change-log entry
+    // numbered under it and its notification), and the commit inside the procedure, so the answer to
+    // the `CALL` comes after the commit is durable. Errors: SQLSTATE TY001 when the project
+    // already holds `p_max_jobs` jobs; 23505 (`jobs_name`) for a taken name. Nothing is
+    // committed on an error. `p_delay_ms`: the test hook's pause between numbering and commit.
+    r#"
+    CREATE PROCEDURE trainyard_create_job(
+        p_project TEXT, p_workspace TEXT, p_name TEXT, p_name_folded TEXT, p_desc TEXT,
+        p_max_jobs BIGINT, p_status BIGINT, p_create_time BIGINT, p_version_desc TEXT,
+        p_engine_id BIGINT, p_engine_type BIGINT, p_engine_name TEXT, p_engine_version TEXT,
+        p_spec_id BIGINT, p_spec_code TEXT, p_core TEXT, p_cpu TEXT, p_gpu_num BIGINT,
+        p_gpu_type TEXT, p_workers BIGINT, p_config TEXT,
+        p_lock_space INT, p_lock_key INT, p_tag BIGINT, p_kind SMALLINT, p_channel TEXT,
+        p_payload TEXT, p_delay_ms BIGINT,
+        INOUT o_job_id BIGINT, INOUT o_version_id BIGINT, INOUT o_seq BIGINT)
+    LANGUAGE plpgsql AS $proc$
+    DECLARE
+        n BIGINT;
+    BEGIN
+        UPDATE id_counters SET next = next + 1 WHERE name = 'jobs' RETURNING next - 1 INTO o_job_id;
+        UPDATE id_counters SET next = next + 1 WHERE name = 'versions' RETURNING next - 1 INTO o_version_id;
+        -- the count as committed (no lock): a full project is reported before a taken name
+        SELECT COALESCE((SELECT jobs FROM project_job_counts WHERE project_id = p_project), 0) INTO n;
+        IF n + 1 > p_max_jobs THEN
+            RAISE EXCEPTION 'the project holds % jobs, its limit', p_max_jobs
+                USING ERRCODE = 'TY001';
+        END IF;
+        INSERT INTO jobs (job_id, project_id, workspace_id, job_name, job_name_folded, job_desc,
+                          version_count, latest_version_id, next_version_no, created_at)
+            VALUES (o_job_id, p_project, p_workspace, p_name, p_name_folded, p_desc,
+                    1, o_version_id, 2, p_create_time);
+        INSERT INTO versions (version_id, job_id, version_no, pre_version_id, version_desc, status,
+                              create_time, engine_id, engine_type, engine_name, engine_version,
+                              spec_id, spec_code, core, cpu, gpu_num, gpu_type, worker_server_num, config)
+            VALUES (o_version_id, o_job_id, 1, NULL, p_version_desc, p_status,
+                    p_create_time, p_engine_id, p_engine_type, p_engine_name, p_engine_version,
+                    p_spec_id, p_spec_code, p_core, p_cpu, p_gpu_num, p_gpu_type, p_workers, p_config);
+        -- the project's count row is locked from here to the commit only, after the insert: an
+        -- insert that waits for another transaction's uncommitted name then never holds the
+        -- row that transaction needs to commit
+        INSERT INTO project_job_counts AS c (project_id, jobs) VALUES (p_project, 1)
+            ON CONFLICT (project_id) DO UPDATE SET jobs = c.jobs + 1
+            RETURNING c.jobs INTO n;
+        IF n > p_max_jobs THEN
+            RAISE EXCEPTION 'the project holds % jobs, its limit', p_max_jobs
+                USING ERRCODE = 'TY001';
+        END IF;
+        -- the commit-order lock, last: every row lock above is taken before it
+        PERFORM pg_advisory_xact_lock(p_lock_space, p_lock_key);
+        -- a statement after the lock: its snapshot sees every entry committed before it
+        INSERT INTO change_log (seq, tag, kind, project_id, workspace_id, job_id, last_job_id, committed_at)
+            SELECT COALESCE(MAX(seq), 0) + 1, p_tag, p_kind, p_project, p_workspace, o_job_id, 0,
+                   (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
+            FROM change_log
+            RETURNING seq INTO o_seq;
+        PERFORM pg_notify(p_channel, p_payload);
+        IF p_delay_ms > 0 THEN
+            PERFORM pg_sleep(p_delay_ms / 1000.0);
+        END IF;
+        COMMIT;
+    END
+    $proc$;
+    "#,
 ];

@@ -11,7 +11,10 @@
 //!
 //! Threads (started on first need, stopped when the store is dropped):
 //! - the **listener** holds a connection that `LISTEN`s on the database's channel (each write
-//!   notifies it at commit) and wakes the tailer; it reconnects after a failure;
+//!   notifies it at commit, with its store's origin as the payload) and wakes the tailer for
+//!   other stores' writes; it reconnects after a failure. A store's own writes do not wake it:
+//!   the writer applies its change itself once every earlier number is applied, and otherwise
+//!   asks the tailer to read the log (`Feed::wait_applied`);
 //! - the **tailer** reads the entries after its position on a connection of its own (one query:
 //!   the entries with their jobs' list rows read back), applies them in order, and runs again on
 //!   every wake-up, or after [`POLL`] without one (the fallback when notifications are lost);
@@ -26,6 +29,7 @@ use super::{load_into, status_of};
 use crate::committed::{Feed, Tailed};
 use crate::{Result, StoreError};
 use parking_lot::{Condvar, Mutex};
+use postgres::types::Type;
 use postgres::{Client, NoTls};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,8 +96,9 @@ pub(crate) fn close(c: Client) {
 
 /// The newest entry's number (0 for an empty log).
 fn head(c: &mut Client) -> Result<u64> {
+    // typed statements (`*_typed`) are one round trip: no prepare
     let n: i64 = c
-        .query_one("SELECT COALESCE(MAX(seq), 0) FROM change_log", &[])?
+        .query_typed_one("SELECT COALESCE(MAX(seq), 0) FROM change_log", &[])?
         .try_get(0)?;
     Ok(n.max(0) as u64)
 }
@@ -201,6 +206,9 @@ pub(crate) struct Shared {
     pub(crate) channel: String,
     /// This store's origin (high 32 bits of its entries' tags).
     pub(crate) origin: u32,
+    /// The payload of this store's notifications (its origin in hex): the listener does not
+    /// wake the tailer for them, as the writer applies its own changes (see module docs).
+    pub(crate) payload: String,
     kicked: Mutex<bool>,
     wake: Condvar,
     stop: AtomicBool,
@@ -221,6 +229,7 @@ impl Shared {
             feed,
             channel,
             origin,
+            payload: format!("{origin:08x}"),
             kicked: Mutex::new(false),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -333,7 +342,11 @@ fn listen(s: &Shared) {
             let mut n = c.notifications();
             let mut it = n.timeout_iter(Duration::from_millis(200));
             match postgres::fallible_iterator::FallibleIterator::next(&mut it) {
-                Ok(Some(_)) => s.kick(),
+                Ok(Some(n)) => {
+                    if n.payload() != s.payload {
+                        s.kick();
+                    }
+                }
                 Ok(None) => {
                     drop(it);
                     drop(n);
@@ -444,7 +457,7 @@ fn step(s: &Shared, conn: &mut Option<Client>) -> Result<Step> {
         return Err(StoreError::Unavailable("no connection".into()));
     };
     let from = s.feed.applied();
-    let rows = c.query(FETCH, &[&(from as i64), &BATCH])?;
+    let rows = c.query_typed(FETCH, &[(&(from as i64), Type::INT8), (&BATCH, Type::INT8)])?;
     let Some(first) = rows.first() else {
         return Ok(Step::Done);
     };

@@ -34,6 +34,7 @@ macro_rules! store_test_suite {
     ($harness:path) => {
         store_test_suite!(@tests $harness;
             create_version_delete_and_ids_never_reused,
+            a_create_answers_the_job_and_version_as_stored,
             duplicate_names_and_quota,
             terminal_status_never_changes,
             compare_and_set_on_expected_status,
@@ -172,6 +173,122 @@ pub fn assert_index_matches(store: &Store, project: &str, workspaces: &[&str], n
     assert_eq!(
         store.index().read().project_job_count(project),
         store.project_job_count(project).unwrap()
+    );
+}
+
+/// A create's answer is the job and version 1 as stored: the same as reading them back, on a
+/// fresh handle too, with the values the spec gives a new job (version 1 `V0001` in INIT, one
+/// version, the next one `V0002`, no start, end or exit code; the spec's `max_num` is not
+/// stored, so it reads back 0).
+pub fn a_create_answers_the_job_and_version_as_stored(h: &Harness) {
+    let store = (h.open)();
+    let mut version = new_version(1_700_000_000_123);
+    version.version_desc = "first".into();
+    version.config.parameter = Some(vec![trainyard_api::jobs::Parameter {
+        label: "lr".into(),
+        value: "0.01".into(),
+    }]);
+    version.config.user_command = Some("python a.py --x 'y z'".into());
+    version.config.extra.insert(
+        "nas_type".into(),
+        serde_json::json!({"k": [1, "two", true]}),
+    );
+    let mut job = new_job("ünï-Name_1", "w");
+    job.job_desc = "a job".into();
+    let (j, v) = store.create_job(&job, &version, 100).unwrap();
+    assert_eq!(
+        (
+            j.project_id.as_str(),
+            j.workspace_id.as_str(),
+            j.job_name.as_str(),
+            j.job_desc.as_str()
+        ),
+        ("p", "w", "ünï-Name_1", "a job")
+    );
+    assert_eq!(
+        (
+            j.version_count,
+            j.latest_version_id,
+            j.next_version_no,
+            j.created_at
+        ),
+        (1, v.version_id, 2, 1_700_000_000_123)
+    );
+    assert_eq!(
+        (v.job_id, v.version_no, v.pre_version_id, v.status),
+        (j.job_id, 1, None, JobStatus::Init)
+    );
+    assert_eq!(
+        (v.start_time, v.end_time, v.exit_code, v.duration),
+        (None, None, None, 0)
+    );
+    assert_eq!(
+        (
+            v.version_desc.as_str(),
+            v.status_reason.as_str(),
+            v.run_handle.clone(),
+            v.imported
+        ),
+        ("first", "", None, false)
+    );
+    assert_eq!(v.engine, version.engine);
+    assert_eq!(v.spec.max_num, 0);
+    assert_eq!(
+        (
+            v.spec.spec_id,
+            v.spec.spec_code.as_str(),
+            v.worker_server_num
+        ),
+        (1, "local.cpu.1u", 1)
+    );
+    assert_eq!(v.config, version.config);
+    // as read back, here and on another handle
+    assert_eq!(
+        store.get_version("p", j.job_id, v.version_id).unwrap(),
+        (j.clone(), v.clone())
+    );
+    let other = (h.open)();
+    assert_eq!(
+        other.get_version("p", j.job_id, v.version_id).unwrap(),
+        (j.clone(), v.clone())
+    );
+    // and the index row
+    let row = store
+        .index()
+        .read()
+        .get("p", "w", j.job_id)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (
+            row.job_name.as_str(),
+            row.job_desc.as_str(),
+            row.version_id,
+            row.status,
+            row.create_time,
+            row.start_time,
+            row.version_count,
+            row.engine_type
+        ),
+        (
+            "ünï-Name_1",
+            "a job",
+            v.version_id,
+            JobStatus::Init,
+            1_700_000_000_123,
+            None,
+            1,
+            13
+        )
+    );
+    // no engine: none stored, none answered
+    let mut bare = new_version(5);
+    bare.engine = None;
+    let (j2, v2) = store.create_job(&new_job("bare", "0"), &bare, 100).unwrap();
+    assert_eq!(v2.engine, None);
+    assert_eq!(
+        store.get_version("p", j2.job_id, v2.version_id).unwrap(),
+        (j2, v2)
     );
 }
 

@@ -4,5 +4,6 @@
 #[macro_use]
 mod conformance;
 mod pg_replicas;
+mod pg_wire;
 mod postgres;
 mod sqlite;
