@@ -185,8 +185,8 @@ fn a_create_is_one_round_trip() {
 }
 
 /// A store's own writes do not wake its change-log tailer (the writer applies its change
-/// itself): over 20 creates on store A, A's tailer reads the log at most once (its 1 s poll
-/// may fall in the window; before, every create's notification woke it). Another store's
+/// itself): over 20 creates on store A, A's tailer reads the log only from its 1 s poll (once
+/// per started second of the window; before, every create's notification woke it). Another store's
 /// write does wake it: A's index reaches B's create without a list asking (no `sync_index`)
 /// well before the poll would.
 #[test]
@@ -228,6 +228,7 @@ fn own_writes_do_not_wake_the_tailer_other_stores_writes_do() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let before = fetches(&proxy.snapshot());
+    let window = std::time::Instant::now();
     for i in 0..20 {
         a.create_job(&new_job(&format!("j{i}"), "0"), &new_version(2 + i), 100)
             .unwrap();
@@ -235,7 +236,14 @@ fn own_writes_do_not_wake_the_tailer_other_stores_writes_do() {
     // let a notification-woken read happen, were there one
     std::thread::sleep(Duration::from_millis(100));
     let during = fetches(&proxy.snapshot()) - before;
-    assert!(during <= 1, "{during} reads of the log for 20 own creates");
+    // the tailer's 1 s poll reads once per started second of the window (a loaded machine may
+    // stretch the 20 creates past a second); a read per notification would be 20 more
+    let polls = 1 + window.elapsed().as_secs() as usize;
+    assert!(
+        during <= polls,
+        "{during} reads of the log for 20 own creates in {:?} (polls: at most {polls})",
+        window.elapsed()
+    );
     assert_eq!(a.index().read().project_job_count("p"), 21);
     // another store's create reaches A's index through the notification
     let b = Store::open(&Location::Postgres(schema.url.clone())).unwrap();
