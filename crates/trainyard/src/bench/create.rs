@@ -21,9 +21,15 @@ pub struct CreateArgs {
     /// Measured creates per engine.
     #[arg(long, default_value_t = 1000)]
     creates: usize,
-    /// Also measure on this PostgreSQL database (use an empty one).
+    /// Also measure on this PostgreSQL database (an empty one, or one that already holds jobs
+    /// together with `--pg-data-dir`).
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// The data directory of the PostgreSQL server: the one that filled `--database` (its
+    /// access-key sealing key must match the database's sealed secrets, `docs/deploy.md`)
+    /// [default: a fresh directory, for an empty database].
+    #[arg(long, value_name = "DIR", requires = "database")]
+    pg_data_dir: Option<std::path::PathBuf>,
     /// Project id to use.
     #[arg(long, default_value = "bench0123456789")]
     project: String,
@@ -140,7 +146,10 @@ pub async fn run(a: CreateArgs) -> anyhow::Result<()> {
     );
     let sqlite = measure(&exe, &root.join("sqlite"), None, &a.project, a.creates).await;
     let pg = match &a.database {
-        Some(url) => Some(measure(&exe, &root.join("pg"), Some(url), &a.project, a.creates).await),
+        Some(url) => {
+            let dir = a.pg_data_dir.clone().unwrap_or_else(|| root.join("pg"));
+            Some(measure(&exe, &dir, Some(url), &a.project, a.creates).await)
+        }
         None => None,
     };
     let _ = std::fs::remove_dir_all(&root);
