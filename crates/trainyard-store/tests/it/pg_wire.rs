@@ -122,6 +122,15 @@ fn is_create(s: &str) -> bool {
     s.starts_with("CALL trainyard_create_job(")
 }
 
+/// `host:port` of the test cluster's URL (the proxy forwards there).
+fn tcp_target(admin: &str) -> String {
+    let config: postgres::Config = admin.parse().unwrap();
+    match (&config.get_hosts()[0], config.get_ports().first()) {
+        (postgres::config::Host::Tcp(h), Some(p)) => format!("{h}:{p}"),
+        other => panic!("TRAINYARD_TEST_PG_URL must name a TCP host and port: {other:?}"),
+    }
+}
+
 /// A create on PostgreSQL is one round trip: the `CALL trainyard_create_job` that commits
 /// inside (it was 12 before: the pool's checkout test, `BEGIN`, five statements, the
 /// commit-order lock, the list row read again, the change-log entry, `COMMIT`). The pool tests
@@ -134,11 +143,7 @@ fn a_create_is_one_round_trip() {
         eprintln!("a_create_is_one_round_trip: PostgreSQL not available, not run");
         return;
     };
-    let config: postgres::Config = admin.parse().unwrap();
-    let target = match (&config.get_hosts()[0], config.get_ports().first()) {
-        (postgres::config::Host::Tcp(h), Some(p)) => format!("{h}:{p}"),
-        other => panic!("TRAINYARD_TEST_PG_URL must name a TCP host and port: {other:?}"),
-    };
+    let target = tcp_target(&admin);
     assert!(
         admin.contains(&target),
         "the URL spells its host and port as {target}"
@@ -195,11 +200,7 @@ fn own_writes_do_not_wake_the_tailer_other_stores_writes_do() {
         eprintln!("own_writes_do_not_wake_the_tailer: PostgreSQL not available, not run");
         return;
     };
-    let config: postgres::Config = admin.parse().unwrap();
-    let target = match (&config.get_hosts()[0], config.get_ports().first()) {
-        (postgres::config::Host::Tcp(h), Some(p)) => format!("{h}:{p}"),
-        other => panic!("TRAINYARD_TEST_PG_URL must name a TCP host and port: {other:?}"),
-    };
+    let target = tcp_target(&admin);
     let schema = Schema::create(&admin);
     let proxy = Proxy::start(target.clone());
     let a = Store::open(&Location::Postgres(schema.url.replacen(
