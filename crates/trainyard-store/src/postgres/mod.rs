@@ -217,7 +217,8 @@ impl PgStore {
     /// Runs `f` in one transaction; before the commit takes the commit-order lock, reads the
     /// job's list row again, and appends the change-log entry numbered `MAX(seq) + 1` (which
     /// notifies every replica at commit); registers the change as this store's own under that
-    /// number, commits, and returns the value with its number (see module docs).
+    /// number, commits, and returns the value with its number (see module docs). A create does
+    /// the same numbering inside `trainyard_create_job` (migration 3): change one, change both.
     fn write<T>(
         &self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<(T, IndexOp)>,
